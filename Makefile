@@ -1,0 +1,55 @@
+# kiln — the two commands:
+#   make run    install what is missing, build, run the examples
+#   make test   install what is missing, build, run every test
+# Also: make bench, make install PREFIX=DIR, make clean.
+
+BUILD ?= build
+PREFIX ?= /usr/local
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+# Debian packages kiln builds against (checked with dpkg, installed only when missing).
+DEPS := cmake ninja-build g++ llvm-19-dev libopenblas-dev libboost-dev libboost-math-dev \
+        libfmt-dev libgtest-dev libbenchmark-dev libeigen3-dev zlib1g-dev libzstd-dev libedit-dev \
+        libcurl4-openssl-dev libxml2-dev
+
+.PHONY: all deps configure build run test bench install clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "kiln: installing missing packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@for e in $(BUILD)/examples/example_*; do \
+	  echo "== $$e"; $$e || exit 1; \
+	done
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_BENCH=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+	@if [ -d $(BUILD)/bench ]; then for b in $(BUILD)/bench/bench_*; do $$b || exit 1; done; fi
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,69 @@
+// kiln — compiling graphs into callable functions.
+//
+//   auto f = function({x}, {1 / (1 + exp(-x))});
+//   Array y = f(Array::from({{0., 1.}, {-1., -2.}}))[0];
+//
+// A Function takes one Array per input (dtype exactly the input's, static
+// dims matching) and returns one fresh Array per output. Updates change
+// shared variables after the outputs are computed; every update and output
+// reads the values from before the call. A Function may be called from
+// several threads at once.
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kiln/array.hpp"
+#include "kiln/device.hpp"
+#include "kiln/tensor.hpp"
+
+namespace kiln {
+
+enum class Backend {
+  Interpreter,  // the reference interpreter (the oracle; slow)
+};
+
+struct FunctionOptions {
+  // shared variable ← new value expression
+  std::vector<std::pair<Tensor, Tensor>> updates;
+  // expression → replacement expression (same dtype and rank), applied to the
+  // outputs and the updates before compiling, like Theano's givens
+  std::vector<std::pair<Tensor, Tensor>> givens;
+  Backend backend = Backend::Interpreter;
+  Device device = Device::cpu();
+};
+
+class Function {
+ public:
+  Function() = default;
+
+  std::vector<Array> operator()(const std::vector<Array>& args) const;
+  std::vector<Array> operator()(std::initializer_list<Array> args) const {
+    return (*this)(std::vector<Array>(args));
+  }
+  template <class... A>
+    requires(std::is_convertible_v<A, Array> && ...)
+  std::vector<Array> operator()(const A&... args) const {
+    return (*this)(std::vector<Array>{Array(args)...});
+  }
+
+  std::size_t num_inputs() const;
+  std::size_t num_outputs() const;
+  // The compiled graph as text (outputs, then the update expressions).
+  std::string graph_text() const;
+
+  struct Impl;
+
+ private:
+  friend Function function(const std::vector<Tensor>&, const std::vector<Tensor>&, const FunctionOptions&,
+                           Loc);
+  std::shared_ptr<const Impl> impl_;
+};
+
+Function function(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                  const FunctionOptions& options = {}, Loc loc = Loc::current());
+
+}  // namespace kiln

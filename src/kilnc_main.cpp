@@ -1,0 +1,336 @@
+// kilnc — the kiln command-line tool: reads and writes graphs in the text
+// format (docs/text-format.md) and runs them with the reference interpreter.
+//
+//   kilnc print model.kiln
+//   kilnc run model.kiln --input x=x.npy --output-dir out/
+//
+// Subcommands are rows of one table (kCommands); a new one (grad, opt, ...)
+// is a row and a function. Every failure prints "kilnc: error: ..." on stderr
+// and exits with status 1.
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/graph.hpp"
+#include "ir/interpreter.hpp"
+#include "ir/parser.hpp"
+#include "ir/printer.hpp"
+#include "kiln/array.hpp"
+#include "kiln/error.hpp"
+
+namespace {
+
+using kiln::Array;
+using kiln::Error;
+namespace ir = kiln::ir;
+
+using Args = std::span<const std::string>;
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  std::string_view help;  // usage, options and an example
+  int (*run)(Args args);
+};
+
+int cmd_print(Args args);
+int cmd_run(Args args);
+int cmd_help(Args args);
+
+constexpr std::string_view kPrintHelp =
+    "usage: kilnc print [--locations] FILE\n"
+    "\n"
+    "Parses the graph in FILE (the kiln text format; '-' reads standard input)\n"
+    "and prints it in normal form: a header, one numbered line per node with\n"
+    "its attributes in sorted order and its type, then the outputs.\n"
+    "\n"
+    "options:\n"
+    "  --locations   append each node's source location (loc=\"file\":line)\n"
+    "\n"
+    "example:\n"
+    "  kilnc print model.kiln > model.normal.kiln\n";
+
+constexpr std::string_view kRunHelp =
+    "usage: kilnc run FILE [--input NAME=PATH.npy]... [--output-dir DIR]\n"
+    "\n"
+    "Evaluates the graph in FILE with kiln's reference interpreter. Every\n"
+    "input and shared variable of the graph is bound by name to a .npy file;\n"
+    "its dtype and static dims must match the variable's type.\n"
+    "\n"
+    "options:\n"
+    "  --input NAME=PATH   bind the input or shared variable NAME to the array\n"
+    "                      in PATH (.npy); repeat for each variable\n"
+    "  --output-dir DIR    write each output to DIR/NAME.npy (unnamed outputs:\n"
+    "                      DIR/output<i>.npy, i its position); DIR is created if\n"
+    "                      missing. Without it, the outputs are printed.\n"
+    "\n"
+    "example:\n"
+    "  kilnc run logistic.kiln --input x=x.npy --output-dir out\n"
+    "  # writes out/y.npy for the line 'output \"y\" = %3'\n";
+
+constexpr std::string_view kHelpHelp =
+    "usage: kilnc help [COMMAND]\n"
+    "\n"
+    "Lists the commands, or explains one.\n"
+    "\n"
+    "example:\n"
+    "  kilnc help run\n";
+
+constexpr Command kCommands[] = {
+    {"print", "parse a graph file and print it in normal form", kPrintHelp, cmd_print},
+    {"run", "evaluate a graph on .npy inputs with the reference interpreter", kRunHelp, cmd_run},
+    {"help", "explain a command", kHelpHelp, cmd_help},
+};
+
+const Command* find_command(std::string_view name) {
+  for (const Command& c : kCommands)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+void print_usage(std::ostream& os) {
+  os << "usage: kilnc COMMAND [ARGS...]\n"
+        "\n"
+        "kilnc reads, prints and runs kiln graphs written in the kiln text format.\n"
+        "\n"
+        "commands:\n";
+  for (const Command& c : kCommands) {
+    std::string name(c.name);
+    name.resize(8, ' ');
+    os << "  " << name << c.summary << "\n";
+  }
+  os << "\n"
+        "Run 'kilnc help COMMAND' or 'kilnc COMMAND --help' for a command's options.\n"
+        "\n"
+        "example:\n"
+        "  kilnc print model.kiln\n"
+        "  kilnc run model.kiln --input x=x.npy --output-dir out\n";
+}
+
+// A user-facing failure of the command line itself.
+[[noreturn]] void usage_error(const std::string& msg) { throw Error(msg); }
+
+bool is_help_flag(std::string_view a) { return a == "--help" || a == "-h"; }
+
+// Splits "--name=value" / "--name value" options; returns nullopt when
+// args[i] is not `name`.
+std::optional<std::string> option_value(Args args, std::size_t& i, std::string_view name) {
+  std::string_view a = args[i];
+  if (a == name) {
+    if (i + 1 >= args.size()) usage_error("option " + std::string(name) + " needs a value");
+    return args[++i];
+  }
+  if (a.size() > name.size() && a.substr(0, name.size()) == name && a[name.size()] == '=')
+    return std::string(a.substr(name.size() + 1));
+  return std::nullopt;
+}
+
+ir::Graph read_graph(const std::string& path) {
+  if (path == "-") {
+    std::string text(std::istreambuf_iterator<char>(std::cin), {});
+    return ir::parse_graph(text, "<stdin>");
+  }
+  return ir::parse_graph_file(path);
+}
+
+// ---- print ----
+
+int cmd_print(Args args) {
+  std::optional<std::string> file;
+  ir::TextOptions opts;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--locations") {
+      opts.with_locations = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      usage_error("print: unknown option '" + a + "' (see 'kilnc help print')");
+    } else if (file) {
+      usage_error("print: more than one FILE given ('" + *file + "' and '" + a + "')");
+    } else {
+      file = a;
+    }
+  }
+  if (!file) usage_error("print: missing FILE (see 'kilnc help print')");
+  ir::Graph g = read_graph(*file);
+  std::cout << ir::print_graph(g, opts);
+  std::cout.flush();
+  if (!std::cout) throw Error("cannot write to standard output");
+  return 0;
+}
+
+// ---- run ----
+
+std::string type_of(const Array& a) {
+  return std::string(kiln::dtype_name(a.dtype())) + " array of shape " + kiln::shape_str(a.shape());
+}
+
+void check_binding(const std::string& name, const ir::Node& var, const Array& a, const std::string& path) {
+  const ir::TensorType& t = var.type();
+  bool ok = a.dtype() == t.dtype && a.ndim() == t.rank();
+  for (std::int64_t i = 0; ok && i < t.rank(); ++i)
+    if (t.dims[i].known() && t.dims[i].size != a.shape()[i]) ok = false;
+  if (!ok)
+    usage_error("run: " + std::string(var.name()) + " '" + name + "' has type " + t.str() + ", but " + path +
+                " holds a " + type_of(a));
+}
+
+// A file name for an output, or an error when the name cannot be one.
+std::string output_file_name(const std::string& name, std::size_t i) {
+  if (name.empty()) return "output" + std::to_string(i) + ".npy";
+  if (name == "." || name == ".." || name.find('/') != std::string::npos || name.find('\0') != std::string::npos)
+    usage_error("run: output name \"" + name + "\" cannot be used as a file name");
+  return name + ".npy";
+}
+
+int cmd_run(Args args) {
+  std::optional<std::string> file, out_dir;
+  std::vector<std::pair<std::string, std::string>> bindings;  // name, path
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (auto v = option_value(args, i, "--input")) {
+      std::size_t eq = v->find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == v->size())
+        usage_error("run: --input expects NAME=PATH.npy, got '" + *v + "'");
+      bindings.emplace_back(v->substr(0, eq), v->substr(eq + 1));
+    } else if (auto d = option_value(args, i, "--output-dir")) {
+      if (d->empty()) usage_error("run: --output-dir needs a directory");
+      out_dir = *d;
+    } else if (a.size() > 1 && a[0] == '-') {
+      usage_error("run: unknown option '" + a + "' (see 'kilnc help run')");
+    } else if (file) {
+      usage_error("run: more than one FILE given ('" + *file + "' and '" + a + "')");
+    } else {
+      file = a;
+    }
+  }
+  if (!file) usage_error("run: missing FILE (see 'kilnc help run')");
+
+  ir::Graph g = read_graph(*file);
+
+  // Variables by name; a name shared by two variables cannot be bound.
+  std::map<std::string, std::vector<const ir::Node*>> by_name;
+  for (const ir::NodeRef& v : g.inputs) by_name[v->var_name()].push_back(v.get());
+  std::map<std::string, std::string> given;
+  for (const auto& [name, path] : bindings) {
+    if (!given.emplace(name, path).second) usage_error("run: --input " + name + " is given twice");
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      std::string names;
+      for (const auto& [n, _] : by_name) names += (names.empty() ? "" : ", ") + n;
+      usage_error("run: the graph has no input named '" + name + "'" +
+                  (names.empty() ? " (it has no inputs)" : " (its inputs: " + names + ")"));
+    }
+    if (it->second.size() > 1)
+      usage_error("run: the graph has " + std::to_string(it->second.size()) + " variables named '" + name +
+                  "'; they cannot be bound by name");
+  }
+  ir::Bindings values;
+  for (const ir::NodeRef& v : g.inputs) {
+    const std::string& name = v->var_name();
+    auto it = given.find(name);
+    if (it == given.end())
+      usage_error("run: no value for " + std::string(v->name()) + " '" + name + "' " + v->type().str() +
+                  " (add --input " + name + "=PATH.npy)");
+    Array a = Array::load(it->second);
+    check_binding(name, *v, a, it->second);
+    values.emplace(v.get(), a);
+  }
+
+  std::vector<std::string> files;
+  if (out_dir) {
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < g.outputs.size(); ++i) {
+      files.push_back(output_file_name(g.output_names[i], i));
+      if (!seen.insert(files.back()).second)
+        usage_error("run: two outputs would both be written to " + files.back());
+    }
+  }
+
+  std::vector<Array> results = ir::interpret(g.outputs, values);
+
+  if (!out_dir) {
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const std::string& n = g.output_names[i];
+      std::cout << (n.empty() ? "output" + std::to_string(i) : n) << " = " << results[i].to_string() << "\n";
+    }
+    std::cout.flush();
+    if (!std::cout) throw Error("cannot write to standard output");
+    return 0;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(*out_dir, ec);
+  if (ec) usage_error("run: cannot create directory " + *out_dir + ": " + ec.message());
+  if (!std::filesystem::is_directory(*out_dir)) usage_error("run: " + *out_dir + " is not a directory");
+  for (std::size_t i = 0; i < results.size(); ++i)
+    results[i].save((std::filesystem::path(*out_dir) / files[i]).string());
+  return 0;
+}
+
+// ---- help ----
+
+int cmd_help(Args args) {
+  if (args.empty()) {
+    print_usage(std::cout);
+    return 0;
+  }
+  if (args.size() > 1) usage_error("help: expects at most one COMMAND");
+  const Command* c = find_command(args[0]);
+  if (!c) usage_error("help: unknown command '" + args[0] + "' (see 'kilnc --help')");
+  std::cout << c->help;
+  return 0;
+}
+
+// "file:3:4: error: unknown op" reads better without its own "error: "
+// after ours.
+std::string without_error_word(std::string m) {
+  std::size_t p = m.find("error: ");
+  if (p != std::string::npos && (p == 0 || (p >= 2 && m.compare(p - 2, 2, ": ") == 0))) m.erase(p, 7);
+  return m;
+}
+
+int fail(const std::string& msg) {
+  std::cerr << "kilnc: error: " << without_error_word(msg) << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+      print_usage(std::cerr);
+      return fail("missing COMMAND");
+    }
+    if (is_help_flag(args[0])) {
+      print_usage(std::cout);
+      return 0;
+    }
+    const Command* c = find_command(args[0]);
+    if (!c) return fail("unknown command '" + args[0] + "' (see 'kilnc --help')");
+    Args rest(args.data() + 1, args.size() - 1);
+    for (const std::string& a : rest)
+      if (is_help_flag(a) && c->name != "help") {
+        std::cout << c->help;
+        return 0;
+      }
+    return c->run(rest);
+  } catch (const kiln::Error& e) {
+    return fail(e.what());
+  } catch (const kiln::InternalError& e) {
+    return fail(e.what());
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  } catch (...) {
+    return fail("unknown exception");
+  }
+}
