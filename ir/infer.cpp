@@ -267,6 +267,20 @@ TensorType infer_shape_op(OpCode op, std::span<const TensorType> in, const Attrs
       }
       return TensorType(x.dtype, d);
     }
+    case OpCode::Unconcat: {
+      // inputs: the gradient g of a concatenation, then the concatenated parts
+      std::int64_t axis = a.get_int("axis"), index = a.get_int("index");
+      if (in.size() < 2) fail(op, "needs the concatenated value and at least one part");
+      if (index < 0 || index >= static_cast<std::int64_t>(in.size()) - 1)
+        fail(op, "index " + std::to_string(index) + " is out of range for " + std::to_string(in.size() - 1) + " parts");
+      if (axis < 0 || axis >= x.rank()) fail(op, "axis " + std::to_string(axis) + " is out of range for " + x.str());
+      const TensorType& part = in[index + 1];
+      if (part.rank() != x.rank()) fail(op, "parts must have the rank of the whole, got " + types_str(in));
+      std::vector<Dim> d = part.dims;
+      for (std::int64_t i = 0; i < x.rank(); ++i)
+        if (i != axis && !d[i].known()) d[i] = x.dims[i];
+      return TensorType(x.dtype, d);
+    }
     case OpCode::Flip: {
       check_axes_normalised(op, a.get_ints("axes"), x.rank(), x);
       return x;
@@ -335,6 +349,8 @@ TensorType infer_type(OpCode op, std::span<const TensorType> in, const Attrs& a)
       return in[0];
     case OpCategory::UnaryFloat:
       require(op, is_float(in[0].dtype), in[0], "needs a float dtype");
+      if (op == OpCode::Polygamma && a.get_int("n") < 0)
+        fail(op, "the order n must be >= 0, got " + std::to_string(a.get_int("n")));
       return in[0];
     case OpCategory::UnaryBool:
       require(op, in[0].dtype == DType::Bool, in[0], "needs a bool dtype");

@@ -10,6 +10,7 @@
 
 #include <boost/math/policies/policy.hpp>
 #include <boost/math/special_functions/digamma.hpp>
+#include <boost/math/special_functions/polygamma.hpp>
 #include <boost/math/special_functions/erf.hpp>
 
 #include "ir/interp_util.hpp"
@@ -62,12 +63,26 @@ double lgamma_safe(double v) {
 
 // Poles: digamma(+0) = -inf and digamma(-0) = +inf (the one-sided limits),
 // negative integers → NaN, digamma(-inf) → NaN, digamma(+inf) = +inf.
+// polygamma(n, x): the n-th derivative of digamma (n = 0 is digamma). Near a
+// pole (x = 0, -1, ...) it behaves like (-1)^(n+1) n! / (x + k)^(n+1): +inf
+// from both sides for odd n, NaN for even n >= 2 (the sides disagree).
+double polygamma(int order, double v);
+
 double digamma(double v) {
   if (std::isnan(v)) return v;
   if (v == 0) return std::signbit(v) ? kInf : -kInf;
   if (std::isinf(v)) return v > 0 ? kInf : kNaN;
   if (v < 0 && v == std::floor(v)) return kNaN;
   return boost::math::digamma(v, QuietPolicy());
+}
+
+double polygamma(int order, double v) {
+  if (order == 0) return digamma(v);
+  if (std::isnan(v)) return v;
+  if (v <= 0 && v == std::floor(v))  // pole
+    return order % 2 == 1 ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+  if (std::isinf(v)) return v > 0 ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+  return boost::math::polygamma(order, v, QuietPolicy());
 }
 
 // NumPy's npy_divmod: floor division with the remainder's sign fix-up.
@@ -320,6 +335,10 @@ void compute(const Node& node, const Rows& r) {
   switch (node.info().category) {
     case OpCategory::UnaryNumeric: case OpCategory::UnaryFloat: case OpCategory::UnaryBool:
     case OpCategory::UnaryIntegral: case OpCategory::UnaryAny:
+      if (op == OpCode::Polygamma) {
+        const int order = static_cast<int>(node.attrs().get_int("n"));
+        return map1(r.f[0], r.of, r.n, [order](double v) { return polygamma(order, v); });
+      }
       return fl ? unary_f(op, r.f[0], r.of, r.n) : unary_i(op, t, r.i[0], r.oi, r.n);
     case OpCategory::UnaryPredicate:
       return predicate(op, fl, r.f[0], r.oi, r.n);

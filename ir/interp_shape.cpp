@@ -230,6 +230,25 @@ Array eval_shape_op(const Node& node, const std::vector<Array>& in) {
       return fill_array(x.shape, at.get_double("value"), at.get_dtype("dtype"));
     case OpCode::Concatenate:
       return concatenate(node, in);
+    case OpCode::Unconcat: {  // (g, parts...): g's block along axis for parts[index]
+      const i64 axis = at.get_int("axis"), index = at.get_int("index");
+      i64 start = 0, total = 0;
+      for (std::size_t k = 1; k < in.size(); ++k) {
+        if (static_cast<i64>(k) - 1 < index) start += in[k].shape()[axis];
+        total += in[k].shape()[axis];
+      }
+      if (total != x.shape[axis])
+        fail(node, "the parts' sizes along axis " + std::to_string(axis) + " add up to " + std::to_string(total) +
+                       " but the whole has " + std::to_string(x.shape[axis]));
+      std::vector<i64> sl;
+      for (std::size_t ax = 0; ax < x.shape.size(); ++ax) {
+        const bool cut = static_cast<i64>(ax) == axis;
+        sl.push_back(cut ? start : kNone);
+        sl.push_back(cut ? start + in[index + 1].shape()[axis] : kNone);
+        sl.push_back(1);
+      }
+      return materialize(slice_view(x, sl));
+    }
     case OpCode::Flip: {
       View v = x;
       for (i64 ax : at.get_ints("axes")) {

@@ -1,5 +1,6 @@
 #include "ir/parser.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -25,6 +26,10 @@ const char* intern(std::string_view s) {
   std::lock_guard<std::mutex> lock(*mu);
   return pool->emplace(s).first->c_str();
 }
+
+// Attrs is a sorted vector: bound its size so a hostile line cannot make
+// parsing quadratic.
+constexpr std::size_t kMaxAttrs = 256;
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -91,6 +96,7 @@ class Parser {
   std::size_t line_start_ = 0;
   std::unordered_map<std::string, Value> values_;
   std::unordered_set<std::string> output_names_;
+  std::unordered_set<const Node*> variables_;
   Graph g_;
 
   // ---- errors ----
@@ -383,6 +389,13 @@ class Parser {
       } while (accept(','));
       expect(']', "',' or ']' in the dims");
     }
+    // Keep element counts far from overflow in the shape arithmetic of the
+    // type rules (a real array has fewer than 2^62 elements anyway).
+    std::int64_t elements = 1;
+    for (const Dim& d : dims)
+      if (d.known() && __builtin_mul_overflow(elements, std::max<std::int64_t>(d.size, 1), &elements))
+        elements = INT64_MAX;
+    if (elements > (std::int64_t{1} << 62)) fail(at, "the type has more than 2^62 elements");
     return TensorType(*dt, std::move(dims));
   }
 
@@ -412,7 +425,8 @@ class Parser {
     }
     Number n = number(std::string("a value of type ") + std::string(dtype_name(t)));
     if (is_integer(t)) {
-      if (!n.is_int) fail(at, "expected an integer for " + std::string(dtype_name(t)) + ", got '" + std::string(n.text) + "'");
+      if (!n.is_int)
+        fail(at, "expected an integer for " + std::string(dtype_name(t)) + ", got '" + std::string(n.text) + "'");
       std::int64_t v = to_int(n);
       std::int64_t lo = INT64_MIN, hi = INT64_MAX;
       switch (t) {
@@ -683,6 +697,8 @@ class Parser {
       if (at_eol()) fail(pos_, "expected an attribute or ':' and the type, got " + here());
       std::size_t at = pos_;
       std::string key(ident("an attribute name or ':'"));
+      if (attrs.items().size() >= kMaxAttrs)
+        fail(at, "too many attributes (the limit is " + std::to_string(kMaxAttrs) + ")");
       if (attrs.has(key) || (key == "value" && literal_at != std::string::npos))
         fail(at, "duplicate attribute '" + key + "'");
       expect('=', "'=' after the attribute name '" + key + "'");
@@ -727,8 +743,8 @@ class Parser {
         reserve_var_id(*v);
       }
       node = build(*op, {}, std::move(attrs), loc, &written, op_at);
-      for (const NodeRef& in : g_.inputs)
-        if (in == node) fail(ref_at, name + " repeats an earlier " + op_str + " (same name, id and type)");
+      if (!variables_.insert(node.get()).second)
+        fail(ref_at, name + " repeats an earlier " + op_str + " (same name, id and type)");
       g_.inputs.push_back(node);
     } else {
       if (literal_at != std::string::npos) {

@@ -406,6 +406,17 @@ double in_dtype(DType t, double v) {
   }
 }
 
+// NumPy (>= 2.3) switches to scientific notation at 10^min(8, precision),
+// precision being finfo's decimal digits: f16 3, bf16 2 (ml_dtypes), f32 6.
+double exp_cutoff(DType t) {
+  switch (t) {
+    case DType::F16: return 1e3;
+    case DType::BF16: return 1e2;
+    case DType::F32: return 1e6;
+    default: return 1e8;
+  }
+}
+
 class FloatFormat {
  public:
   FloatFormat(DType dtype, const std::vector<double>& shown, int precision, bool align)
@@ -427,7 +438,7 @@ class FloatFormat {
       const double ratio = dtype == DType::F64
                                ? max_abs / min_abs
                                : in_dtype(dtype, static_cast<float>(max_abs) / static_cast<float>(min_abs));
-      exp_format_ = max_abs >= in_dtype(dtype, 1e8) || min_abs < in_dtype(dtype, 0.0001) ||
+      exp_format_ = max_abs >= in_dtype(dtype, exp_cutoff(dtype)) || min_abs < in_dtype(dtype, 0.0001) ||
                     ratio > in_dtype(dtype, 1000.0);
     }
     if (finite.empty()) {
@@ -488,11 +499,12 @@ class FloatFormat {
 };
 
 // str() of a single value, as NumPy prints a scalar (and a 0-d array): the
-// shortest repr; positional between 1e-4 and a dtype-dependent bound.
+// shortest repr; positional from 1e-4 up to a bound that NumPy sets per
+// dtype (f16 1e3, f32 1e6, f64 1e16; bf16, which NumPy lacks, 1e2).
 std::string float_scalar_str(DType t, double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
-  const long double bound = t == DType::F64 ? 1e16L : t == DType::F32 ? 1e6L : 1e3L;
+  const long double bound = t == DType::F64 ? 1e16L : t == DType::F32 ? 1e6L : t == DType::F16 ? 1e3L : 1e2L;
   const long double a = std::fabs(static_cast<long double>(v));
   const FloatBits f = decode(t, v);
   if (v == 0 || (a >= 1e-4L && a < bound)) return format_positional(f, -1, -1, Trim::LeaveOneZero, -1, -1);

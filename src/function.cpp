@@ -254,6 +254,9 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   std::vector<NodeRef> roots = f.outputs;
   for (auto& [v, e] : f.updates) roots.push_back(e);
   std::vector<Array> results = ir::interpret(roots, bind);
+  // Check every update before applying any, so that a failing call leaves
+  // all shared variables as they were.
+  std::vector<std::pair<std::shared_ptr<SharedState>, Array>> commit;
   for (std::size_t i = 0; i < f.updates.size(); ++i) {
     auto state = shared_state(f.updates[i].first->attrs().get_int("id"));
     if (!state) continue;
@@ -264,6 +267,9 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
            why);
     for (std::size_t k = 0; k < f.outputs.size(); ++k)  // never alias a returned output
       if (results[k].buffer() == v.buffer()) v = v.copy();
+    commit.push_back({state, v});
+  }
+  for (auto& [state, v] : commit) {
     std::lock_guard<std::mutex> lock(state->mu);
     state->value = v;
   }

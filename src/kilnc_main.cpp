@@ -123,10 +123,10 @@ bool is_help_flag(std::string_view a) { return a == "--help" || a == "-h"; }
 
 // Splits "--name=value" / "--name value" options; returns nullopt when
 // args[i] is not `name`.
-std::optional<std::string> option_value(Args args, std::size_t& i, std::string_view name) {
+std::optional<std::string> option_value(Args args, std::size_t& i, std::string_view name, std::string_view cmd) {
   std::string_view a = args[i];
   if (a == name) {
-    if (i + 1 >= args.size()) usage_error("option " + std::string(name) + " needs a value");
+    if (i + 1 >= args.size()) usage_error(std::string(cmd) + ": option " + std::string(name) + " needs a value");
     return args[++i];
   }
   if (a.size() > name.size() && a.substr(0, name.size()) == name && a[name.size()] == '=')
@@ -170,7 +170,7 @@ int cmd_print(Args args) {
 // ---- run ----
 
 std::string type_of(const Array& a) {
-  return std::string(kiln::dtype_name(a.dtype())) + " array of shape " + kiln::shape_str(a.shape());
+  return std::string(kiln::dtype_name(a.dtype())) + " values of shape " + kiln::shape_str(a.shape());
 }
 
 void check_binding(const std::string& name, const ir::Node& var, const Array& a, const std::string& path) {
@@ -180,7 +180,7 @@ void check_binding(const std::string& name, const ir::Node& var, const Array& a,
     if (t.dims[i].known() && t.dims[i].size != a.shape()[i]) ok = false;
   if (!ok)
     usage_error("run: " + std::string(var.name()) + " '" + name + "' has type " + t.str() + ", but " + path +
-                " holds a " + type_of(a));
+                " holds " + type_of(a));
 }
 
 // A file name for an output, or an error when the name cannot be one.
@@ -196,12 +196,12 @@ int cmd_run(Args args) {
   std::vector<std::pair<std::string, std::string>> bindings;  // name, path
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (auto v = option_value(args, i, "--input")) {
+    if (auto v = option_value(args, i, "--input", "run")) {
       std::size_t eq = v->find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == v->size())
         usage_error("run: --input expects NAME=PATH.npy, got '" + *v + "'");
       bindings.emplace_back(v->substr(0, eq), v->substr(eq + 1));
-    } else if (auto d = option_value(args, i, "--output-dir")) {
+    } else if (auto d = option_value(args, i, "--output-dir", "run")) {
       if (d->empty()) usage_error("run: --output-dir needs a directory");
       out_dir = *d;
     } else if (a.size() > 1 && a[0] == '-') {

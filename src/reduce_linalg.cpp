@@ -208,6 +208,14 @@ Tensor tensordot(const Tensor& a, const Tensor& b, const std::vector<std::int64_
     for (std::int64_t i = from; i < to; ++i) p = n->type().dims[i].known() ? p * n->type().dims[i].size : p;
     return p;
   };
+  // With one free axis on each side and one contracted axis, the product is
+  // already [Fa, Fb]: no reshape is needed, so both free sizes may be unknown.
+  bool plain = nfa == 1 && nfb == 1 && nc == 1;
+  if (plain) {
+    // [Fa, K] @ [K, Fb]
+    NodeRef y2 = transpose_node(y, {cb[0], fb[0]}, l);
+    return Tensor(mk(OpCode::Matmul, {xt, y2}, {}, l));
+  }
   bool matmul_path = unknown_count(xt, 0, nfa + nc) <= 1 && unknown_count(yt, 0, nfb + nc) <= 1 &&
                      unknown_count(xt, 0, nfa) + unknown_count(yt, 0, nfb) <= 1 &&
                      unknown_count(xt, nfa, nfa + nc) == 0;

@@ -232,13 +232,21 @@ Tensor update_subtensor(const Tensor& sub, const Operand& y, bool inc) {
     return make(inc ? OpCode::IncSlice : OpCode::SetSlice, {base->input(0), v},
                 Attrs{{"slices", base->attrs().get_ints("slices")}}, l);
   }
-  if (base->op() == OpCode::Take && dropped.empty())
-    return make(inc ? OpCode::IncTake : OpCode::SetTake, {base->input(0), v, base->input(1)},
-                Attrs{{"axis", base->attrs().get_int("axis")}}, l);
+  if (base->op() == OpCode::Take && dropped.empty()) {
+    const NodeRef& inner = base->input(0);
+    NodeRef r = mk(inc ? OpCode::IncTake : OpCode::SetTake, {inner, v, base->input(1)},
+                   Attrs{{"axis", base->attrs().get_int("axis")}}, l);
+    // x[{1, Slice{}, idx}] gathers from a basic-indexed part of x: write the
+    // updated part back into x, so that the result is x, as for every other
+    // indexing expression.
+    bool basic_inner = inner->op() == OpCode::Slice ||
+                       (inner->op() == OpCode::Squeeze && inner->input(0)->op() == OpCode::Slice);
+    if (basic_inner) return update_subtensor(Tensor(inner), Operand(Tensor(r), y.loc), false);
+    return Tensor(r);
+  }
   ir::user_error(l, name,
                  "the first argument must be an indexing expression such as x[{Slice{1, 3}}] or take(x, idx), "
-                 "got a '" + std::string(s->name()) + "' node of type " + s->type().str() +
-                     " (mixing integer indices with an index array is not supported here)");
+                 "got a '" + std::string(s->name()) + "' node of type " + s->type().str());
 }
 
 }  // namespace

@@ -6,5 +6,6 @@
 #include "kiln/dtype.hpp"
 #include "kiln/error.hpp"
 #include "kiln/function.hpp"
+#include "kiln/grad.hpp"
 #include "kiln/half.hpp"
 #include "kiln/tensor.hpp"

@@ -151,6 +151,8 @@ def encode(x, mant_bits, exp_bits):
     value = q * ulp
     if value >= Fraction(2) ** (max_exp + 1):
         return sign | inf_bits
+    if value == 0:
+        return sign
     e = floor_log2(value)
     if e < min_exp:  # subnormal
         return sign | int(value / Fraction(2) ** (min_exp - mant_bits))
@@ -242,7 +244,7 @@ def write_astype_cases():
                     info = np.iinfo(dst)
                     lo, hi = float(info.min), float(info.max)
                     v = np.concatenate([v, np.array([lo + 0.75, hi - 0.75, lo, 100.7, -100.7]).astype(src)])
-                    keep = [info.min <= int(math.trunc(float(x))) <= info.max for x in v]
+                    keep = [math.isfinite(float(x)) and info.min <= int(math.trunc(float(x))) <= info.max for x in v]
                     v = v[np.array(keep, dtype=bool)]
                 else:
                     v = np.concatenate([v, np.array([np.nan, np.inf, -np.inf, 1e5, 7e4, 65519, 65520,

@@ -184,8 +184,8 @@ TEST(Api, IntAndSliceIndex) {
   EXPECT_EQ(r.ndim(), 1);
   expect_array(run1({m}, r, {iota({3, 4})}), f64, {3}, {4, 5, 6});
   Tensor s = tensor("s", f64, {3, 4});
-  EXPECT_EQ(s[{1, Slice{0, 3}}].shape(), (std::vector<std::int64_t>{3}));
-  EXPECT_EQ(s[{Slice{1}, Slice{{}, {}, 2}}].shape(), (std::vector<std::int64_t>{2, 2}));
+  EXPECT_EQ((s[{1, Slice{0, 3}}].shape()), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ((s[{Slice{1}, Slice{{}, {}, 2}}].shape()), (std::vector<std::int64_t>{2, 2}));
 }
 
 TEST(Api, IndexArrayGathers) {
@@ -224,7 +224,7 @@ TEST(Api, NegativeSteps) {
   expect_array(out[2], f64, {2, 2}, {11, 8, 3, 0});
   expect_array(out[3], f64, {0, 4}, {});
   Tensor s = tensor("s", f64, {3, 4});
-  EXPECT_EQ(s[{Slice{}, Slice{3, 0, -2}}].shape(), (std::vector<std::int64_t>{3, 2}));
+  EXPECT_EQ((s[{Slice{}, Slice{3, 0, -2}}].shape()), (std::vector<std::int64_t>{3, 2}));
   EXPECT_EQ(flip(s, 1).shape(), (std::vector<std::int64_t>{3, 4}));
   expect_array(run1({m}, flip(m, 1), {iota({2, 3})}), f64, {2, 3}, {2, 1, 0, 5, 4, 3});
 }
@@ -276,6 +276,24 @@ TEST(Api, IncSubtensorAccumulatesRepeatedIndices) {
   Tensor r2 = inc_subtensor(m[{Slice{}, ci}], constant(Array::from({{1., 10., 100.}})));
   expect_array(run1({m, ci}, r2, {Array::zeros({2, 3}, f64), Array::from({1, 1, 2})}), f64, {2, 3},
                {0, 11, 100, 0, 11, 100});
+}
+
+TEST(Api, SubtensorOfMixedBasicAndIndexArrayIndexing) {
+  // One indexing expression mixing an int or a slice with an index array:
+  // the result is the whole x with that part set (not the sliced part).
+  Tensor t = tensor("t", f64, {2, 3, 4});
+  Tensor idx = vector("idx", i64);
+  Tensor r = set_subtensor(t[{1, Slice{}, idx}], -1.0);
+  EXPECT_EQ(r.type_str(), "f64[2,3,4]");
+  expect_array(run1({t, idx}, r, {iota({2, 3, 4}), Array::from({0, 3}).astype(i64)}), f64, {2, 3, 4},
+               {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                -1, 13, 14, -1, -1, 17, 18, -1, -1, 21, 22, -1});
+  // A slice then an index array, with repeated indices accumulating.
+  Tensor m = matrix("m");
+  Tensor inc = inc_subtensor(m[{Slice{1, 3}, idx}], 10.0);
+  EXPECT_EQ(inc.ndim(), 2);
+  expect_array(run1({m, idx}, inc, {iota({3, 4}), Array::from({0, 0, 2}).astype(i64)}), f64, {3, 4},
+               {0, 1, 2, 3, 24, 5, 16, 7, 28, 9, 20, 11});
 }
 
 TEST(Api, SubtensorValueIsCastToTheTargetDtype) {
@@ -330,6 +348,12 @@ TEST(Api, TensordotBlasShapedPathWithUnknownDims) {
   EXPECT_TRUE(graph_has(r, ir::OpCode::Matmul));
   // NumPy: np.tensordot(np.arange(6.).reshape(2,3), np.arange(12.).reshape(3,4), 1)
   expect_array(run1({a, b}, r, {iota({2, 3}), iota({3, 4})}), f64, {2, 4}, {20, 23, 26, 29, 56, 68, 80, 92});
+  // All sizes unknown, contracting a's axis 0 with b's axis 1: still one matmul.
+  Tensor p = matrix("p"), q = matrix("q");
+  Tensor pq = tensordot(p, q, std::vector<std::int64_t>{0}, std::vector<std::int64_t>{1});
+  EXPECT_TRUE(graph_has(pq, ir::OpCode::Matmul));
+  // p = [[0,1],[2,3]] (2x2), q = [[0,1],[2,3],[4,5]] (3x2): r[i,j] = sum_k p[k,i] q[j,k]
+  expect_array(run1({p, q}, pq, {iota({2, 2}), iota({3, 2})}), f64, {2, 3}, {2, 6, 10, 3, 11, 19});
 
   // Two contracted axes, one unknown free dim.
   Tensor c = tensor("c", f64, {-1, 2, 3}), d = tensor("d", f64, {2, 3, 4});
@@ -349,11 +373,12 @@ TEST(Api, TensordotGeneralPathWithUnknownDims) {
   // NumPy: np.tensordot(np.arange(12.).reshape(2,2,3), np.arange(12.).reshape(3,2,2), 1)
   expect_array(run1({a, b}, r, {iota({2, 2, 3}), iota({3, 2, 2})}), f64, {2, 2, 2, 2},
                {20, 23, 26, 29, 56, 68, 80, 92, 92, 113, 134, 155, 128, 158, 188, 218});
-  // Explicit axes: contract a's axis 0 with b's axis 1.
-  Tensor p = matrix("p"), q = matrix("q");
-  Tensor pq = tensordot(p, q, std::vector<std::int64_t>{0}, std::vector<std::int64_t>{1});
-  // p = [[0,1],[2,3]] (2x2), q = [[0,1],[2,3],[4,5]] (3x2): r[i,j] = sum_k p[k,i] q[j,k]
-  expect_array(run1({p, q}, pq, {iota({2, 2}), iota({3, 2})}), f64, {2, 3}, {2, 6, 10, 3, 11, 19});
+  // Explicit axes: contract a's axes 0 and 2 with b's axes 2 and 0.
+  // NumPy: np.tensordot(np.arange(12.).reshape(2,2,3), np.arange(18.).reshape(3,3,2), ([0,2],[2,0]))
+  Tensor c = tensor("c", f64, {-1, -1, 3}), d = tensor("d", f64, {3, -1, -1});
+  Tensor cd = tensordot(c, d, std::vector<std::int64_t>{0, 2}, std::vector<std::int64_t>{2, 0});
+  EXPECT_EQ(cd.ndim(), 2);
+  expect_array(run1({c, d}, cd, {iota({2, 2, 3}), iota({3, 3, 2})}), f64, {2, 3}, {189, 237, 285, 306, 390, 474});
 }
 
 TEST(Api, DotOnNDims) {
@@ -408,7 +433,7 @@ TEST(Api, Outer) {
 TEST(Api, VarAndStdWithDdofOnUnknownDims) {
   Tensor v = vector("v");
   std::vector<Array> out =
-      run({v}, {var(v), var(v, {}, false, 1), std(v, {}, false, 1), var(v, 0, true, 1)}, {Array::from({1., 2., 3., 4.})});
+      run({v}, {var(v), var(v, {}, false, 1), kiln::std(v, {}, false, 1), var(v, 0, true, 1)}, {Array::from({1., 2., 3., 4.})});
   expect_array(out[0], f64, {}, {1.25});
   expect_array(out[1], f64, {}, {5.0 / 3.0}, 1e-15);
   expect_array(out[2], f64, {}, {1.2909944487358056}, 1e-15);
@@ -416,7 +441,7 @@ TEST(Api, VarAndStdWithDdofOnUnknownDims) {
 
   Tensor m = matrix("m");
   Array mv = Array::from({{1., 2., 4.}, {3., 5., 10.}});
-  out = run({m}, {var(m, 1, false, 1), std(m, 0, false, 1), var(m, {}, false, 2), std(m, 1, true)}, {mv});
+  out = run({m}, {var(m, 1, false, 1), kiln::std(m, 0, false, 1), var(m, {}, false, 2), kiln::std(m, 1, true)}, {mv});
   // NumPy: np.var(mv, axis=1, ddof=1), np.std(mv, axis=0, ddof=1), np.var(mv, ddof=2)
   expect_array(out[0], f64, {2}, {2.333333333333333, 13.0}, 1e-14);
   expect_array(out[1], f64, {3}, {1.4142135623730951, 2.1213203435596424, 4.242640687119285}, 1e-14);

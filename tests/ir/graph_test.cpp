@@ -209,7 +209,9 @@ TEST(Infer, TheanoRuleThroughTheFrontEnd) {
   EXPECT_EQ((v + one).type_str(), "f64[?]");
   EXPECT_EQ((v + five).type_str(), "f64[5]");
   EXPECT_EQ((b * tensor("r", f64, {3})).type_str(), "f64[batch,3]");
-  EXPECT_EQ((b + matrix("m")).type_str(), "f64[batch,?]");
+  EXPECT_EQ((b + matrix("m")).type_str(), "f64[batch,3]");
+  EXPECT_EQ((matrix("m") + b).type_str(), "f64[batch,3]");
+  EXPECT_EQ((b + tensor("c", f64, {-1, 1})).type_str(), "f64[batch,3]");
 }
 
 TEST(Infer, Reductions) {
@@ -360,10 +362,10 @@ TEST(Lifetime, SubexpressionsLiveAsLongAsAUser) {
   EXPECT_EQ(ir::live_node_count(), before);
 }
 
-// A chain of 100k nodes must build, traverse, substitute and be destroyed
-// without recursion deep enough to overflow the stack. Run in a child
-// process so that a crash fails this test instead of the whole binary.
-TEST(LifetimeDeathTest, DeepChainOf100kNodes) {
+// A chain of 100k nodes must build, be traversed and be destroyed without
+// recursion deep enough to overflow the stack. Run in a child process so
+// that a crash fails this test instead of the whole binary.
+TEST(LifetimeDeathTest, DeepChainOf100kNodesBuildsAndIsDestroyed) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
@@ -374,14 +376,26 @@ TEST(LifetimeDeathTest, DeepChainOf100kNodes) {
           for (int i = 0; i < 100000; ++i) y = y + 1.0;
           if (ir::node_count({y.node()}) != 100002) std::exit(3);  // x, the constant 1, 100000 adds
           if (ir::free_variables({y.node()}).size() != 1) std::exit(4);
-          Tensor z = vector("deep_z");
-          std::vector<NodeRef> r = ir::substitute({y.node()}, {{P(x), z.node()}});
-          if (ir::free_variables(r)[0] != z.node()) std::exit(5);
-        }  // destroys both chains
+        }  // destroys the chain
         if (ir::live_node_count() != before) std::exit(6);
         std::exit(0);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+TEST(LifetimeDeathTest, DeepChainOf100kNodesSubstitutes) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto body = [] {
+    Tensor x = vector("deep"), z = vector("deep_z");
+    Tensor y = x;
+    for (int i = 0; i < 100000; ++i) y = y + 1.0;
+    std::unordered_map<const ir::Node*, NodeRef> rep{{P(x), z.node()}};
+    std::vector<NodeRef> r = ir::substitute({y.node()}, rep);
+    if (ir::free_variables(r)[0] != z.node()) std::exit(5);
+    if (ir::node_count(r) != 100002) std::exit(3);
+    std::exit(0);
+  };
+  EXPECT_EXIT(body(), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

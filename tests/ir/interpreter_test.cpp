@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -207,9 +208,9 @@ TEST(Interpreter, UnaryFloatFunctions) {
   expect_array(unary(OpCode::Sin, vec({0})), DType::F64, {1}, {0});
   expect_array(unary(OpCode::Cos, vec({0})), DType::F64, {1}, {1});
   expect_array(unary(OpCode::Tan, vec({0})), DType::F64, {1}, {0});
-  expect_array(unary(OpCode::Asin, vec({1, 2})), DType::F64, {2}, {M_PI / 2, kNaN});
+  expect_array(unary(OpCode::Asin, vec({1, 2})), DType::F64, {2}, {std::numbers::pi / 2, kNaN});
   expect_array(unary(OpCode::Acos, vec({1})), DType::F64, {1}, {0});
-  expect_array(unary(OpCode::Atan, vec({kInf})), DType::F64, {1}, {M_PI / 2});
+  expect_array(unary(OpCode::Atan, vec({kInf})), DType::F64, {1}, {std::numbers::pi / 2});
   expect_array(unary(OpCode::Sinh, vec({0})), DType::F64, {1}, {0});
   expect_array(unary(OpCode::Cosh, vec({0})), DType::F64, {1}, {1});
   expect_array(unary(OpCode::Tanh, vec({kInf, -kInf})), DType::F64, {2}, {1, -1});
@@ -219,8 +220,8 @@ TEST(Interpreter, UnaryFloatFunctions) {
   expect_array(unary(OpCode::Erf, vec({0, kInf})), DType::F64, {2}, {0, 1});
   expect_array(unary(OpCode::Erfc, vec({0, kInf})), DType::F64, {2}, {1, 0});
   // Values near 1: exp(1) = e, log(e) = 1 to a few ulps.
-  expect_near(unary(OpCode::Exp, vec({1})), {M_E});
-  expect_near(unary(OpCode::Atan, vec({1})), {M_PI / 4});
+  expect_near(unary(OpCode::Exp, vec({1})), {std::numbers::e});
+  expect_near(unary(OpCode::Atan, vec({1})), {std::numbers::pi / 4});
 }
 
 TEST(Interpreter, SigmoidSoftplusAreStable) {
@@ -231,7 +232,7 @@ TEST(Interpreter, SigmoidSoftplusAreStable) {
   expect_near(unary(OpCode::Sigmoid, vec({2, -2})), {1 / (1 + std::exp(-2.0)), 1 / (1 + std::exp(2.0))});
   expect_array(unary(OpCode::Softplus, vec({1000, -1000, kInf, -kInf, kNaN})), DType::F64, {5},
                {1000, 0, kInf, 0, kNaN});
-  expect_near(unary(OpCode::Softplus, vec({0})), {M_LN2});
+  expect_near(unary(OpCode::Softplus, vec({0})), {std::numbers::ln2});
   // softplus(40) = 40 + log1p(e^-40) = 40 + 4.248e-18, which rounds to 40.
   expect_array(unary(OpCode::Softplus, vec({40})), DType::F64, {1}, {40});
   // f32 in, f32 out: sigmoid(0) = 0.5 exactly.
@@ -246,10 +247,10 @@ TEST(Interpreter, SpecialFunctionsAndTheirPoles) {
   expect_near(unary(OpCode::Erfinv, vec({0.5204998778130465})), {0.5}, 1e-14);
   // lgamma(1) = lgamma(2) = 0, lgamma(5) = log(24); poles → +inf.
   expect_array(unary(OpCode::Lgamma, vec({1, 2, 0, -1, -2})), DType::F64, {5}, {0, 0, kInf, kInf, kInf});
-  expect_near(unary(OpCode::Lgamma, vec({5, 0.5})), {std::log(24.0), 0.5 * std::log(M_PI)});
+  expect_near(unary(OpCode::Lgamma, vec({5, 0.5})), {std::log(24.0), 0.5 * std::log(std::numbers::pi)});
   // digamma(1) = -γ; digamma(-0.5) = digamma(0.5) + 2 = -γ - 2 ln 2 + 2.
   const double gamma = 0.5772156649015329;
-  expect_near(unary(OpCode::Digamma, vec({1, -0.5})), {-gamma, -gamma - 2 * M_LN2 + 2}, 1e-14);
+  expect_near(unary(OpCode::Digamma, vec({1, -0.5})), {-gamma, -gamma - 2 * std::numbers::ln2 + 2}, 1e-14);
   // Poles: +0 → -inf, -0 → +inf (one-sided limits), negative integers → NaN.
   expect_array(unary(OpCode::Digamma, vec({0.0, -0.0, -1, -2, kInf, -kInf, kNaN})), DType::F64, {7},
                {-kInf, kInf, kNaN, kNaN, kInf, kNaN, kNaN});
@@ -303,7 +304,7 @@ TEST(Interpreter, BinaryFloatBroadcast) {
   expect_array(binary(OpCode::Div, vec({1, -1, 0}), vec({0, 0, 0})), DType::F64, {3}, {kInf, -kInf, kNaN});
   expect_array(binary(OpCode::Pow, vec({2, 2, 0, -8}), vec({-1, 0.5, 0, 1.0 / 3})), DType::F64, {4},
                {0.5, std::sqrt(2.0), 1, kNaN});
-  expect_near(binary(OpCode::Atan2, vec({1, 1}), vec({1, -1})), {M_PI / 4, 3 * M_PI / 4});
+  expect_near(binary(OpCode::Atan2, vec({1, 1}), vec({1, -1})), {std::numbers::pi / 4, 3 * std::numbers::pi / 4});
   // Rank 0 with rank 0, and a scalar against a vector.
   expect_array(binary(OpCode::Add, f64s({2}, {}), f64s({3}, {})), DType::F64, {}, {5});
   expect_array(binary(OpCode::Mul, f64s({2}, {}), vec({1, 2})), DType::F64, {2}, {2, 4});

@@ -34,6 +34,10 @@ NodeRef mk(OpCode op, std::vector<NodeRef> in, Attrs a = {}) {
 
 NodeRef constant(const Array& a) { return mk(OpCode::Constant, {}, Attrs{{"value", a}}); }
 
+NodeRef fill(std::vector<std::int64_t> shape, double value) {
+  return mk(OpCode::Fill, {}, Attrs{{"shape", std::move(shape)}, {"value", value}, {"dtype", DType::F32}});
+}
+
 Graph graph_of(std::vector<NodeRef> outputs, std::vector<std::string> names = {}) {
   Graph g;
   g.inputs = free_variables(outputs);
@@ -50,6 +54,17 @@ std::optional<Graph> graph_for(const OpInfo& info) {
   NodeRef a = var("a", ty(DType::F64, {Dim::unknown(), 3}));
   NodeRef b = var("b", ty(DType::F64, {3}));
   const OpCode op = info.code;
+  using Ints = std::vector<std::int64_t>;
+  // Ops with attributes their category does not imply come first.
+  switch (op) {
+    case OpCode::Polygamma: return graph_of({mk(op, {xf}, Attrs{{"n", std::int64_t{2}}})});
+    case OpCode::Unconcat: {
+      NodeRef p = var("p", ty(DType::F64, {2, 4})), q = var("q", ty(DType::F64, {Dim::unknown(), 4}));
+      NodeRef whole = var("g", ty(DType::F64, {Dim::unknown(), 4}));
+      return graph_of({mk(op, {whole, p, q}, Attrs{{"axis", std::int64_t{0}}, {"index", std::int64_t{1}}})});
+    }
+    default: break;
+  }
   switch (info.category) {
     case OpCategory::UnaryNumeric: case OpCategory::UnaryFloat: case OpCategory::UnaryAny:
     case OpCategory::UnaryPredicate:
@@ -92,7 +107,6 @@ std::optional<Graph> graph_for(const OpInfo& info) {
   NodeRef m = var("m", ty(DType::F32, {4, 3}));
   NodeRef t5 = var("t", ty(DType::F64, {5, 4}));
   NodeRef idx = var("idx", ty(DType::I64, {3}));
-  using Ints = std::vector<std::int64_t>;
   switch (op) {
     case OpCode::Input: return graph_of({xf}, {"x"});
     case OpCode::Shared: return graph_of({var("w", ty(DType::F32, {1000, 100}), OpCode::Shared)});
@@ -310,14 +324,14 @@ TEST(TextFormat, DoubleAttributesKeepEveryBit) {
                                 std::bit_cast<double>(std::uint64_t{0xfff4000000000001})};
   for (int i = 0; i < 2000; ++i) values.push_back(std::bit_cast<double>(rng()));
   for (double v : values) {
-    NodeRef f = mk(OpCode::Fill, {}, Attrs{{"shape", std::vector<std::int64_t>{2}}, {"value", v}, {"dtype", DType::F32}});
+    NodeRef f = fill({2}, v);
     std::string text = print_nodes({f});
     Graph g = parse_graph(text);
     EXPECT_EQ(g.outputs[0].get(), f.get()) << text;
   }
-  std::string two = print_nodes({mk(OpCode::Fill, {}, Attrs{{"shape", std::vector<std::int64_t>{}}, {"value", 2.0}, {"dtype", DType::F32}})});
+  std::string two = print_nodes({fill({}, 2.0)});
   EXPECT_NE(two.find("value=2.0 "), std::string::npos) << two;
-  std::string big = print_nodes({mk(OpCode::Fill, {}, Attrs{{"shape", std::vector<std::int64_t>{}}, {"value", 1e20}, {"dtype", DType::F32}})});
+  std::string big = print_nodes({fill({}, 1e20)});
   EXPECT_NE(big.find("value=1e+20 "), std::string::npos) << big;
 }
 
@@ -386,7 +400,8 @@ output %sl
 }
 
 TEST(TextFormat, InputWithoutIdGetsAFreshOne) {
-  Graph g = parse_graph(std::string(kHeader) + "%0 = input \"q\" : f32[2]\n%1 = input \"q\" : f32[2]\noutput %0\noutput %1\n");
+  Graph g = parse_graph(std::string(kHeader) +
+                        "%0 = input \"q\" : f32[2]\n%1 = input \"q\" : f32[2]\noutput %0\noutput %1\n");
   ASSERT_EQ(g.inputs.size(), 2u);
   EXPECT_NE(g.inputs[0], g.inputs[1]);
   EXPECT_EQ(g.inputs[0]->var_name(), "q");
@@ -415,7 +430,10 @@ TEST(TextFormatErrors, SpecificMessages) {
       {x + "output %3\n", "m.kiln:3:8: error: use of undefined value %3"},
       {x + "%1 = neg(%0) : f65[?,3]\n", "m.kiln:3:16: error: unknown dtype 'f65'"},
       {x + "%1 = neg(%0) : f64[?,-3]\n", "m.kiln:3:22: error: expected a dim (a size, '?' or a name), got '-3'"},
-      {x + "%1 = neg(%0) : f64\n", "m.kiln:3:19: error: expected '[' and the dims after the dtype (f32[] for a scalar), got end of line"},
+      {x + "%1 = input \"y\" : f32[4611686018427387904,4]\n",
+       "m.kiln:3:18: error: the type has more than 2^62 elements"},
+      {x + "%1 = neg(%0) : f64\n",
+       "m.kiln:3:19: error: expected '[' and the dims after the dtype (f32[] for a scalar), got end of line"},
       {x + "%1 = add(%0) : f64[?,3]\n", "m.kiln:3:6: error: add expects 2 inputs, got 1"},
       {x + "%1 = concatenate() axis=0 : f64[?,3]\n", "m.kiln:3:6: error: concatenate expects at least one input"},
       {x + "%1 = neg(%0) : f32[?,3]\n",
@@ -438,7 +456,8 @@ TEST(TextFormatErrors, SpecificMessages) {
       {x + "%1 = constant [1] : f32[2]\n", "m.kiln:3:15: error: expected 2 elements along axis 0 of f32[2], got 1"},
       {x + "%1 = constant [300] : u8[1]\n", "m.kiln:3:16: error: 300 is out of range for u8"},
       {x + "%1 = constant [1.5] : i32[1]\n", "m.kiln:3:16: error: expected an integer for i32, got '1.5'"},
-      {x + "%1 = constant [1, 2] : f32[?]\n", "m.kiln:3:24: error: a constant needs a type with static dims, got f32[?]"},
+      {x + "%1 = constant [1, 2] : f32[?]\n",
+       "m.kiln:3:24: error: a constant needs a type with static dims, got f32[?]"},
       {x + "%1 = constant 1 : f32[1]\n",
        "m.kiln:3:15: error: expected '[' (the type f32[1] needs 1 level of brackets), got '1'"},
       {x + "%1 = constant [1, 2 : f32[2]\n", "m.kiln:3:15: error: unterminated '[' in the constant"},
@@ -450,7 +469,8 @@ TEST(TextFormatErrors, SpecificMessages) {
       {x + "%1 = input \"x\" id=1 : f64[?,3]\n",
        "m.kiln:3:1: error: %1 repeats an earlier input (same name, id and type)"},
       {x + "%1 = input \"x\n", "m.kiln:3:12: error: unterminated string"},
-      {x + "%1 = input \"\\q\" : f64[]\n", "m.kiln:3:13: error: unknown escape sequence in string (use \\\" \\\\ \\n \\t \\r or \\xHH)"},
+      {x + "%1 = input \"\\q\" : f64[]\n",
+       "m.kiln:3:13: error: unknown escape sequence in string (use \\\" \\\\ \\n \\t \\r or \\xHH)"},
       {x + "output \"y\" = %0\noutput \"y\" = %0\n", "m.kiln:4:8: error: duplicate output name \"y\""},
       {x + "oops\n", "m.kiln:3:1: error: expected a node ('%N = op ...') or an 'output' line, got 'oops'"},
       {x + "%1 = neg(%0) : f64[?,3] loc=\"f.cpp\":0\n", "m.kiln:3:37: error: line number out of range"},
@@ -515,13 +535,15 @@ TEST(TextFormat, ParseGraphFile) {
 std::string rich_text() {
   NodeRef x = var("x \"q\"\n", ty(DType::F32, {Dim::unknown(), 3, Dim::unknown("batch")}));
   NodeRef w = var("w", ty(DType::F64, {3}), OpCode::Shared);
-  NodeRef s = mk(OpCode::Slice, {x}, Attrs{{"slices", std::vector<std::int64_t>{1, 3, 1, kNone, kNone, -1, kNone, 2, 1}}});
+  NodeRef s = mk(OpCode::Slice, {x},
+                 Attrs{{"slices", std::vector<std::int64_t>{1, 3, 1, kNone, kNone, -1, kNone, 2, 1}}});
   NodeRef c = constant(Array::from({{1.f, -2.5f}, {std::numeric_limits<float>::quiet_NaN(), 1e-30f}}));
   NodeRef h = constant(from_bits16(DType::F16, {0x3c00, 0x7e01, 0xfc00}));
   NodeRef bo = constant(Array::from({true, false}));
   NodeRef r = mk(OpCode::Sum, {mk(OpCode::Cast, {s}, Attrs{{"dtype", DType::F64}})},
                  Attrs{{"axes", std::vector<std::int64_t>{0, 2}}, {"keepdims", false}});
-  NodeRef f = make_node(OpCode::Fill, {}, Attrs{{"shape", std::vector<std::int64_t>{3}}, {"value", 0.1}, {"dtype", DType::F64}},
+  NodeRef f = make_node(OpCode::Fill, {},
+                        Attrs{{"shape", std::vector<std::int64_t>{3}}, {"value", 0.1}, {"dtype", DType::F64}},
                         SourceLoc("loc.cpp", 7));
   NodeRef out = mk(OpCode::Add, {mk(OpCode::Add, {r, w}), f});
   Graph g = graph_of({out, c, h, bo, mk(OpCode::Eye, {}, Attrs{{"n", std::int64_t{2}}, {"m", std::int64_t{2}},
