@@ -108,7 +108,7 @@ DType promote_weak(DType tensor, ScalarKind scalar) {
     case ScalarKind::Int: return tensor == DType::Bool ? DType::I64 : tensor;
     case ScalarKind::Float: return is_float(tensor) ? tensor : DType::F64;
   }
-  KILN_CHECK(false, "bad ScalarKind");
+  KILN_UNREACHABLE("bad ScalarKind");
 }
 
 DType float_for(DType t) {

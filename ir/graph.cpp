@@ -46,9 +46,11 @@ std::vector<NodeRef> substitute(const std::vector<NodeRef>& outputs,
                                 const std::unordered_map<const Node*, NodeRef>& replace) {
   std::unordered_map<const Node*, NodeRef> done;
   std::unordered_map<const Node*, NodeRef> owner;
+  std::vector<const Node*> order = topo_order(outputs);
   for (const NodeRef& o : outputs) owner.emplace(o.get(), o);
-  for (const Node* n : topo_order(outputs)) {
+  for (const Node* n : order)
     for (const NodeRef& in : n->inputs()) owner.emplace(in.get(), in);
+  for (const Node* n : order) {
     auto r = replace.find(n);
     if (r != replace.end()) {
       done[n] = r->second;

@@ -44,6 +44,14 @@ std::vector<Dim> broadcast_or_fail(OpCode op, std::span<const TensorType> ts) {
   return out;
 }
 
+// Rejects shapes with more elements than an int64 can count.
+void check_size(OpCode op, const std::vector<Dim>& dims) {
+  std::int64_t n = 1;
+  for (const Dim& d : dims)
+    if (d.known() && __builtin_mul_overflow(n, d.size, &n))
+      fail(op, "shape " + dims_str(dims) + " has more elements than fit in 64 bits");
+}
+
 void check_axes_normalised(OpCode op, const std::vector<std::int64_t>& axes, std::int64_t rank,
                            const TensorType& t) {
   for (std::size_t i = 0; i < axes.size(); ++i) {
@@ -66,6 +74,7 @@ TensorType infer_leaf(OpCode op, const Attrs& a) {
         if (s < 0) fail(op, "negative size " + std::to_string(s) + " in shape " + ints_str(a.get_ints("shape")));
         d.push_back(s);
       }
+      check_size(op, d);
       return TensorType(a.get_dtype("dtype"), d);
     }
     case OpCode::Arange: {
@@ -83,7 +92,7 @@ TensorType infer_leaf(OpCode op, const Attrs& a) {
       return TensorType(a.get_dtype("dtype"), {Dim(n), Dim(m)});
     }
     default:
-      KILN_CHECK(false, "leaf " << op_name(op) << " has no inferred type");
+      KILN_UNREACHABLE("leaf " << op_name(op) << " has no inferred type");
   }
 }
 
@@ -226,6 +235,7 @@ TensorType infer_shape_op(OpCode op, std::span<const TensorType> in, const Attrs
         if (s < 0) fail(op, "invalid size in shape " + ints_str(shape));
         target.push_back(s);
       }
+      check_size(op, target);
       if (x.rank() > static_cast<std::int64_t>(target.size()))
         fail(op, "cannot broadcast " + x.str() + " to the lower-rank shape " + ints_str(shape));
       std::vector<Dim> out;
@@ -257,7 +267,9 @@ TensorType infer_shape_op(OpCode op, std::span<const TensorType> in, const Attrs
         if (in[k].rank() != x.rank()) fail(op, "inputs must have the same rank, got " + types_str(in));
         for (std::int64_t i = 0; i < x.rank(); ++i) {
           if (i == axis) {
-            d[i] = (d[i].known() && in[k].dims[i].known()) ? Dim(d[i].size + in[k].dims[i].size) : Dim::unknown();
+            std::int64_t sum = 0;
+            bool known = d[i].known() && in[k].dims[i].known() && !__builtin_add_overflow(d[i].size, in[k].dims[i].size, &sum);
+            d[i] = known ? Dim(sum) : Dim::unknown();
           } else if (d[i].known() && in[k].dims[i].known() && d[i].size != in[k].dims[i].size) {
             fail(op, "dims other than axis " + std::to_string(axis) + " must match, got " + types_str(in));
           } else if (!d[i].known()) {
@@ -333,7 +345,7 @@ TensorType infer_shape_op(OpCode op, std::span<const TensorType> in, const Attrs
       return x;
     }
     default:
-      KILN_CHECK(false, "no shape rule for " << op_name(op));
+      KILN_UNREACHABLE("no shape rule for " << op_name(op));
   }
 }
 
@@ -396,7 +408,7 @@ TensorType infer_type(OpCode op, std::span<const TensorType> in, const Attrs& a)
     case OpCategory::Shape:
       return infer_shape_op(op, in, a);
   }
-  KILN_CHECK(false, "unhandled op category");
+  KILN_UNREACHABLE("unhandled op category");
 }
 
 }  // namespace kiln::ir

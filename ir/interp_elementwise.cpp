@@ -229,7 +229,7 @@ void unary_f(OpCode op, const double* x, double* y, std::int64_t n) {
     case OpCode::StopGradient: return map1(x, y, n, [](double v) { return v; });
     default: break;
   }
-  KILN_CHECK(false, "no float kernel for " << op_name(op));
+  KILN_UNREACHABLE("no float kernel for " << op_name(op));
 }
 
 void unary_i(OpCode op, DType t, const i64* x, i64* y, std::int64_t n) {
@@ -246,7 +246,7 @@ void unary_i(OpCode op, DType t, const i64* x, i64* y, std::int64_t n) {
       return map1(x, y, n, [](i64 v) { return ~v; });
     default: break;
   }
-  KILN_CHECK(false, "no integer kernel for " << op_name(op) << " on " << dtype_name(t));
+  KILN_UNREACHABLE("no integer kernel for " << op_name(op) << " on " << dtype_name(t));
 }
 
 void predicate(OpCode op, bool is_float, const double* xf, i64* y, std::int64_t n) {
@@ -260,7 +260,7 @@ void predicate(OpCode op, bool is_float, const double* xf, i64* y, std::int64_t 
     case OpCode::IsFinite: return map2(xf, xf, y, n, [](double v, double) { return i64{std::isfinite(v)}; });
     default: break;
   }
-  KILN_CHECK(false, "no predicate kernel for " << op_name(op));
+  KILN_UNREACHABLE("no predicate kernel for " << op_name(op));
 }
 
 void binary_f(OpCode op, const double* a, const double* b, double* y, std::int64_t n) {
@@ -277,7 +277,7 @@ void binary_f(OpCode op, const double* a, const double* b, double* y, std::int64
     case OpCode::Atan2: return map2(a, b, y, n, [](double u, double v) { return std::atan2(u, v); });
     default: break;
   }
-  KILN_CHECK(false, "no float kernel for " << op_name(op));
+  KILN_UNREACHABLE("no float kernel for " << op_name(op));
 }
 
 void binary_i(OpCode op, DType t, const i64* a, const i64* b, i64* y, std::int64_t n) {
@@ -301,7 +301,7 @@ void binary_i(OpCode op, DType t, const i64* a, const i64* b, i64* y, std::int64
     case OpCode::RightShift: return map2(a, b, y, n, [bits](i64 u, i64 v) { return right_shift(u, v, bits); });
     default: break;
   }
-  KILN_CHECK(false, "no integer kernel for " << op_name(op) << " on " << dtype_name(t));
+  KILN_UNREACHABLE("no integer kernel for " << op_name(op) << " on " << dtype_name(t));
 }
 
 template <class T>
@@ -315,7 +315,7 @@ void compare(OpCode op, const T* a, const T* b, i64* y, std::int64_t n) {
     case OpCode::Ge: return map2(a, b, y, n, [](T u, T v) { return i64{u >= v}; });
     default: break;
   }
-  KILN_CHECK(false, "no compare kernel for " << op_name(op));
+  KILN_UNREACHABLE("no compare kernel for " << op_name(op));
 }
 
 void cast_row(DType from, DType to, const Rows& r) {
@@ -363,7 +363,7 @@ void compute(const Node& node, const Rows& r) {
       return;
     default: break;
   }
-  KILN_CHECK(false, op_name(op) << " is not elementwise");
+  KILN_UNREACHABLE(op_name(op) << " is not elementwise");
 }
 
 // `v` stretched to `shape` (already checked to broadcast): leading and

@@ -50,7 +50,7 @@ double reduce_f(OpCode op, LoadF ld, const std::byte* base, const std::vector<i6
     }
     default: break;
   }
-  KILN_CHECK(false, "no float reduction for " << op_name(op));
+  KILN_UNREACHABLE("no float reduction for " << op_name(op));
 }
 
 // The same in the int64 domain; sum and prod wrap.
@@ -97,7 +97,7 @@ i64 reduce_i(OpCode op, LoadI ld, const std::byte* base, const std::vector<i64>&
     }
     default: break;
   }
-  KILN_CHECK(false, "no integer reduction for " << op_name(op));
+  KILN_UNREACHABLE("no integer reduction for " << op_name(op));
 }
 
 }  // namespace

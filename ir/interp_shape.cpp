@@ -278,7 +278,7 @@ Array eval_shape_op(const Node& node, const std::vector<Array>& in) {
       return put(node, in, true);
     default: break;
   }
-  KILN_CHECK(false, op_name(node.op()) << " is not a shape op");
+  KILN_UNREACHABLE(op_name(node.op()) << " is not a shape op");
 }
 
 }  // namespace kiln::ir::interp

@@ -54,7 +54,7 @@ LoadF load_f(DType t) {
       return [](const std::byte* p) { return static_cast<double>(static_cast<float>(read<bfloat16>(p))); };
     default: break;
   }
-  KILN_CHECK(false, "load_f of non-float dtype " << dtype_name(t));
+  KILN_UNREACHABLE("load_f of non-float dtype " << dtype_name(t));
 }
 
 LoadI load_i(DType t) {
@@ -67,7 +67,7 @@ LoadI load_i(DType t) {
     case DType::U8: return [](const std::byte* p) { return std::int64_t{read<std::uint8_t>(p)}; };
     default: break;
   }
-  KILN_CHECK(false, "load_i of non-integer dtype " << dtype_name(t));
+  KILN_UNREACHABLE("load_i of non-integer dtype " << dtype_name(t));
 }
 
 StoreF store_f(DType t) {
@@ -78,7 +78,7 @@ StoreF store_f(DType t) {
     case DType::BF16: return [](std::byte* p, double v) { write(p, bfloat16(to_float_odd(v))); };
     default: break;
   }
-  KILN_CHECK(false, "store_f of non-float dtype " << dtype_name(t));
+  KILN_UNREACHABLE("store_f of non-float dtype " << dtype_name(t));
 }
 
 StoreI store_i(DType t) {
@@ -93,7 +93,7 @@ StoreI store_i(DType t) {
     case DType::U8: return [](std::byte* p, std::int64_t v) { write(p, static_cast<std::uint8_t>(v)); };
     default: break;
   }
-  KILN_CHECK(false, "store_i of non-integer dtype " << dtype_name(t));
+  KILN_UNREACHABLE("store_i of non-integer dtype " << dtype_name(t));
 }
 
 std::int64_t float_to_int(double v, DType to) {
@@ -111,7 +111,7 @@ std::int64_t float_to_int(double v, DType to) {
       if (v >= 9223372036854775808.0) return std::numeric_limits<std::int64_t>::max();
       if (v <= -9223372036854775808.0) return std::numeric_limits<std::int64_t>::min();
       return static_cast<std::int64_t>(v);
-    default: KILN_CHECK(false, "float_to_int to " << dtype_name(to));
+    default: KILN_UNREACHABLE("float_to_int to " << dtype_name(to));
   }
   double t = std::trunc(v);
   if (t < lo) t = lo;

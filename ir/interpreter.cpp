@@ -55,7 +55,7 @@ Array eval_leaf(const Node& node) {
     }
     default: break;
   }
-  KILN_CHECK(false, op_name(node.op()) << " is not a leaf");
+  KILN_UNREACHABLE(op_name(node.op()) << " is not a leaf");
 }
 
 }  // namespace interp

@@ -266,11 +266,16 @@ NodeRef make_node(OpCode op, std::vector<NodeRef> inputs, Attrs attrs, const Sou
   for (auto& d : type.dims) h = mix(h, static_cast<std::size_t>(d.size));
 
   InternTable& t = table();
+  // Nodes locked while probing are released only after the mutex (declared
+  // first, destroyed last): dropping the last handle runs the deleter, which
+  // takes the mutex itself.
+  std::vector<NodeRef> probed;
   std::lock_guard<std::mutex> lock(t.mu);
   auto [lo, hi] = t.nodes.equal_range(h);
   for (auto it = lo; it != hi;) {
     if (NodeRef existing = it->second.lock()) {
       if (same_node(*existing, op, inputs, attrs, type)) return existing;
+      probed.push_back(std::move(existing));
       ++it;
     } else {
       it = t.nodes.erase(it);  // expired entry

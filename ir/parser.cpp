@@ -475,7 +475,7 @@ class Parser {
           put(out, bfloat16(to_float(n, "bf16")).bits);
         break;
       default:
-        KILN_CHECK(false, "unhandled dtype");
+        KILN_UNREACHABLE("unhandled dtype");
     }
   }
 

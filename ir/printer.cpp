@@ -90,7 +90,7 @@ void element_str(std::string& out, DType t, const std::byte* p) {
     case DType::F32: { float v; std::memcpy(&v, p, 4); out += f32_str(v); return; }
     case DType::F64: { double v; std::memcpy(&v, p, 8); out += f64_str(v); return; }
   }
-  KILN_CHECK(false, "unknown dtype");
+  KILN_UNREACHABLE("unknown dtype");
 }
 
 void literal_level(std::string& out, const Array& a, const std::byte* base, std::size_t esize,

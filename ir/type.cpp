@@ -12,7 +12,7 @@ std::int64_t TensorType::static_size() const {
   std::int64_t n = 1;
   for (const Dim& d : dims) {
     if (!d.known()) return kUnknown;
-    n *= d.size;
+    if (__builtin_mul_overflow(n, d.size, &n)) return kUnknown;  // beyond int64: no static size
   }
   return n;
 }

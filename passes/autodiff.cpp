@@ -129,10 +129,14 @@ std::vector<NodeRef> jvp(const std::vector<NodeRef>& outputs, const std::vector<
     tan[wrt[i].get()] = tangents[i]->dtype() == wrt[i]->dtype() ? tangents[i]
                                                                  : Builder(loc).cast(tangents[i], wrt[i]->dtype());
   }
+  // Shared ownership of every node, to hand rules a NodeRef. (Filled before
+  // the walk: a node's handle comes from its consumers, which come later.)
+  std::vector<const Node*> order = ir::topo_order(outputs);
   std::unordered_map<const Node*, NodeRef> ref;
   for (const NodeRef& r : outputs) ref.emplace(r.get(), r);
-  for (const Node* n : ir::topo_order(outputs)) {
+  for (const Node* n : order)
     for (const NodeRef& in : n->inputs()) ref.emplace(in.get(), in);
+  for (const Node* n : order) {
     if (tan.count(n) || n->is_leaf() || n->op() == OpCode::StopGradient) continue;
     std::vector<NodeRef> ins;
     bool any = false;

@@ -102,14 +102,15 @@ NodeRef jvp_rule(const NodeRef& self, const std::vector<NodeRef>& t) {
       return fit(plus(b, t[0], times(t[1], [&](auto& v) {
                         return b.neg(b.mul(v, b.op(OpCode::FloorDiv, {in(0), in(1)})));
                       })));
-    case OpCode::Pow: {
-      NodeRef zero = b.like(0, self);
+    case OpCode::Pow: {  // as the reverse rule: safe operands in the untaken branches
+      NodeRef zero = b.like(0, self), one = b.like(1, self);
+      NodeRef b_zero = b.op(OpCode::Eq, {in(1), zero}), a_zero = b.op(OpCode::Eq, {in(0), zero});
       NodeRef da = times(t[0], [&](auto& v) {
-        return b.where(b.op(OpCode::Eq, {in(1), zero}), zero,
-                       b.mul(v, b.mul(in(1), b.op(OpCode::Pow, {in(0), b.add(in(1), -1.0)}))));
+        NodeRef a_safe = b.where(b_zero, one, in(0));
+        return b.where(b_zero, zero, b.mul(v, b.mul(in(1), b.op(OpCode::Pow, {a_safe, b.add(in(1), -1.0)}))));
       });
       NodeRef db = times(t[1], [&](auto& v) {
-        NodeRef logs = b.where(b.op(OpCode::Eq, {in(0), zero}), zero, b.unary(OpCode::Log, in(0)));
+        NodeRef logs = b.where(a_zero, zero, b.unary(OpCode::Log, b.where(a_zero, one, in(0))));
         return b.mul(v, b.mul(self, logs));
       });
       return fit(plus(b, da, db));
@@ -192,7 +193,7 @@ NodeRef jvp_rule(const NodeRef& self, const std::vector<NodeRef>& t) {
       return b.op(n.op(), {tx, ty, in(2)}, n.attrs());
     }
   }
-  KILN_CHECK(false, "no forward-mode rule for op " << n.name());
+  KILN_UNREACHABLE("no forward-mode rule for op " << n.name());
 }
 
 }  // namespace kiln::passes

@@ -10,7 +10,8 @@
 //   - clip passes the gradient where lo <= x <= hi (to x), else to the
 //     active bound;
 //   - set_take with repeated indices: x gets no gradient at any indexed
-//     position; y gets take(g) for every entry (also the overwritten ones).
+//     position; of the y entries written to one position only the last
+//     (the one that stays) gets its gradient.
 #include <cmath>
 #include <numbers>
 
@@ -43,6 +44,35 @@ NodeRef tie_share(const Builder& b, const NodeRef& mask_bool, const NodeRef& lik
   if (!reduce) return m;
   NodeRef count = b.reduce(OpCode::Sum, m, reduce->attrs().get_ints("axes"), true);
   return b.div(m, count);
+}
+
+// For set_take(x, y, idx): true where the write of an index position
+// survives (the last of each repeated index), shaped to broadcast against
+// take's result; nullptr when idx's size is not static (then every y entry
+// gets its gradient, as if indices were unique). Found by writing each
+// position's number into a line as long as the axis and reading back.
+NodeRef surviving_writes(const Builder& b, const Node& n) {
+  const NodeRef &x = n.input(0), &idx = n.input(2);
+  std::int64_t axis = n.attrs().get_int("axis"), m = idx->type().static_size();
+  if (m == ir::kUnknown) return nullptr;
+  Array numbers = Array::arange(0, static_cast<double>(m), 1, DType::I64).reshape(idx->type().sizes());
+  NodeRef pos = b.op(OpCode::Constant, {}, Attrs{{"value", numbers}});
+  const ir::Dim& len = x->type().dims[axis];
+  NodeRef line;
+  if (len.known()) {
+    line = b.op(OpCode::Fill, {}, Attrs{{"shape", std::vector<std::int64_t>{len.size}}, {"value", -1.0}, {"dtype", DType::I64}});
+  } else {
+    std::vector<std::int64_t> other_axes;
+    for (std::int64_t i = 0; i < x->rank(); ++i)
+      if (i != axis) other_axes.push_back(i);
+    line = b.sum(b.op(OpCode::FillLike, {x}, Attrs{{"value", -1.0}, {"dtype", DType::I64}}), other_axes, false);
+  }
+  Attrs axis0{{"axis", std::int64_t(0)}};
+  NodeRef written = b.op(OpCode::SetTake, {line, pos, idx}, axis0);
+  NodeRef kept = b.op(OpCode::Eq, {b.op(OpCode::Take, {written, idx}, axis0), pos});
+  std::vector<std::int64_t> trailing;
+  for (std::int64_t i = 0; i < x->rank() - axis - 1; ++i) trailing.push_back(idx->rank() + i);
+  return b.expand_dims(kept, trailing);
 }
 
 }  // namespace
@@ -98,7 +128,7 @@ std::vector<NodeRef> vjp_rule(const NodeRef& self, const NodeRef& g) {
     case OpCode::Erfc:
       return {b.mul(g, b.mul(b.unary(OpCode::Exp, b.neg(b.square(in(0)))), -two_over_sqrt_pi))};
     case OpCode::Erfinv:  // d/dx erfinv(x) = sqrt(pi)/2 * exp(erfinv(x)^2)
-      return {b.mul(g, b.mul(b.unary(OpCode::Exp, b.square(self)), 1.0 / two_over_sqrt_pi))};
+      return {b.mul(g, b.mul(b.unary(OpCode::Exp, b.square(self)), two_over_sqrt_pi))};
     case OpCode::Lgamma: return {b.mul(g, b.unary(OpCode::Digamma, in(0)))};
     case OpCode::Digamma:
       return {b.mul(g, b.op(OpCode::Polygamma, {in(0)}, Attrs{{"n", std::int64_t(1)}}))};
@@ -116,13 +146,16 @@ std::vector<NodeRef> vjp_rule(const NodeRef& self, const NodeRef& g) {
     case OpCode::Mod:  // a mod b = a - floor(a / b) * b
       return binary(b, n, g, b.neg(b.mul(g, b.op(OpCode::FloorDiv, {in(0), in(1)}))));
     case OpCode::Pow: {
-      // d/da = b * a^(b-1): exact at a = 0 and for negative a with integer b.
-      NodeRef zero_exp = b.op(OpCode::Eq, {in(1), b.like(0, g)});  // a^0 is constant, even at a = 0
-      NodeRef da = b.where(zero_exp, b.like(0, g),
-                           b.mul(g, b.mul(in(1), b.op(OpCode::Pow, {in(0), b.add(in(1), -1.0)}))));
-      // d/db = a^b * log(a), taken as 0 where a == 0 (the limit for b > 0).
-      NodeRef zero = b.like(0, g);
-      NodeRef logs = b.where(b.op(OpCode::Eq, {in(0), zero}), zero, b.unary(OpCode::Log, in(0)));
+      // d/da = b a^(b-1): exact at a = 0 and for negative a with integer b;
+      // 0 where b = 0 (a^0 is constant, even at a = 0). d/db = a^b log(a),
+      // taken as 0 where a = 0 (the limit for b > 0). The untaken branches
+      // get safe operands (a -> 1), so derivatives of these gradients are
+      // not 0 * inf = NaN there.
+      NodeRef zero = b.like(0, g), one = b.like(1, g);
+      NodeRef b_zero = b.op(OpCode::Eq, {in(1), zero}), a_zero = b.op(OpCode::Eq, {in(0), zero});
+      NodeRef a_safe = b.where(b_zero, one, in(0));
+      NodeRef da = b.where(b_zero, zero, b.mul(g, b.mul(in(1), b.op(OpCode::Pow, {a_safe, b.add(in(1), -1.0)}))));
+      NodeRef logs = b.where(a_zero, zero, b.unary(OpCode::Log, b.where(a_zero, one, in(0))));
       NodeRef db = b.mul(g, b.mul(self, logs));
       return binary(b, n, da, db);
     }
@@ -160,20 +193,24 @@ std::vector<NodeRef> vjp_rule(const NodeRef& self, const NodeRef& g) {
     case OpCode::Mean:
       return {b.div(b.expand_reduced(g, n, in(0)), b.reduced_count(n, in(0), g->dtype()))};
     case OpCode::Prod: {
-      // prod without dividing by zero: out/x where no zero is reduced; the
-      // product of the others at the single zero; 0 when two or more are zero.
+      // d/dx_j = prod_{k != j} x_k, without dividing by zero. Write x = nz * s
+      // with nz = x off the zeros (1 on them) and s = x on the zeros (1 off
+      // them): the product of the others is prod(nz) / nz_j times the product
+      // of the *other* zeros, which is 1 when there are none and 0 otherwise.
+      // With exactly one other zero it is written as that zero's value (the
+      // sum of the other zeros), which is 0 but has the right derivative, so
+      // Hessians of prod are exact at zeros too.
       const auto& axes = n.attrs().get_ints("axes");
-      NodeRef x = in(0);
-      NodeRef zero = b.like(0, x), one = b.like(1, x);
+      NodeRef x = in(0), zero = b.like(0, x), one = b.like(1, x);
       NodeRef is_zero = b.op(OpCode::Eq, {x, zero});
-      NodeRef zeros = b.reduce(OpCode::Sum, b.cast(is_zero, x->dtype()), axes, true);
-      NodeRef nonzero_prod = b.reduce(OpCode::Prod, b.where(is_zero, one, x), axes, true);
-      NodeRef ge = b.expand_reduced(g, n, x);
-      NodeRef no_zero = b.div(nonzero_prod, b.where(is_zero, one, x));
-      NodeRef one_zero = b.where(is_zero, nonzero_prod, zero);
-      NodeRef local = b.where(b.op(OpCode::Eq, {zeros, zero}), no_zero,
-                              b.where(b.op(OpCode::Eq, {zeros, one}), one_zero, b.zeros_like(x)));
-      return {b.mul(ge, local)};
+      NodeRef nz = b.where(is_zero, one, x), on_zeros = b.where(is_zero, x, zero);
+      NodeRef z = b.cast(is_zero, x->dtype());
+      NodeRef other_zeros = b.sub(b.reduce(OpCode::Sum, z, axes, true), z);
+      NodeRef other_zeros_sum = b.sub(b.reduce(OpCode::Sum, on_zeros, axes, true), on_zeros);
+      NodeRef of_zeros = b.where(b.op(OpCode::Eq, {other_zeros, zero}), one,
+                                 b.where(b.op(OpCode::Eq, {other_zeros, one}), other_zeros_sum, zero));
+      NodeRef others = b.mul(b.div(b.reduce(OpCode::Prod, nz, axes, true), nz), of_zeros);
+      return {b.mul(b.expand_reduced(g, n, x), others)};
     }
     case OpCode::Max: case OpCode::Min: {
       NodeRef out = n.attrs().get_bool("keepdims") ? self : b.expand_dims(self, n.attrs().get_ints("axes"));
@@ -227,15 +264,16 @@ std::vector<NodeRef> vjp_rule(const NodeRef& self, const NodeRef& g) {
       return {g, b.unbroadcast(b.op(OpCode::Slice, {g}, n.attrs()), in(1)->type())};
     case OpCode::Take:
       return {b.op(OpCode::IncTake, {b.zeros_like(in(0)), g, in(1)}, n.attrs()), nullptr};
-    case OpCode::SetTake: {
+    case OpCode::SetTake: {  // y's entries overwritten by a later repeated index get nothing
       NodeRef gx = b.op(OpCode::SetTake, {g, b.like(0, g), in(2)}, n.attrs());
-      NodeRef gy = b.unbroadcast(b.op(OpCode::Take, {g, in(2)}, n.attrs()), in(1)->type());
-      return {gx, gy, nullptr};
+      NodeRef gy = b.op(OpCode::Take, {g, in(2)}, n.attrs());
+      if (NodeRef kept = surviving_writes(b, n)) gy = b.where(kept, gy, b.like(0, g));
+      return {gx, b.unbroadcast(gy, in(1)->type()), nullptr};
     }
     case OpCode::IncTake:
       return {g, b.unbroadcast(b.op(OpCode::Take, {g, in(2)}, n.attrs()), in(1)->type()), nullptr};
   }
-  KILN_CHECK(false, "no gradient rule for op " << n.name());
+  KILN_UNREACHABLE("no gradient rule for op " << n.name());
 }
 
 }  // namespace kiln::passes

@@ -145,7 +145,7 @@ decltype(auto) visit_dtype(DType t, F&& f) {
     case DType::F32: return f(DT<DType::F32>{});
     case DType::F64: return f(DT<DType::F64>{});
   }
-  KILN_CHECK(false, "bad dtype " << static_cast<int>(t));
+  KILN_UNREACHABLE("bad dtype " << static_cast<int>(t));
 }
 
 // Reads an element as its exact carrier: bool, std::int64_t or double.
@@ -189,10 +189,12 @@ bfloat16 double_to_bfloat16(double d) {
   return bfloat16(to_float_round_odd(d));
 }
 
+__extension__ using int128 = __int128;  // holds every int64 and 2^63
+
 // An int64 rounded to double with rounding to odd (exact below 2^53).
 double int_to_double_round_odd(std::int64_t v) {
   double d = static_cast<double>(v);
-  __int128 back = static_cast<__int128>(d);
+  const int128 back = static_cast<int128>(d);
   if (back == v) return d;
   if ((back > v) == (v > 0)) d = std::nextafter(d, 0.0);  // now truncated toward zero
   return std::bit_cast<double>(std::bit_cast<std::uint64_t>(d) | 1u);

@@ -105,6 +105,8 @@ double normal(const PhiloxCounter& w) {
 
 namespace {
 
+__extension__ using uint128 = unsigned __int128;
+
 std::uint16_t step16(std::uint16_t b, bool up) {  // neighbour of a 16-bit float pattern
   const bool neg = (b & 0x8000u) != 0, zero = (b & 0x7fffu) == 0;
   if (zero) return up ? 0x0001u : 0x8001u;
@@ -207,7 +209,7 @@ Array Array::randint(const Shape& shape, std::int64_t low, std::int64_t high, DT
   for (std::int64_t i = 0; i < n; ++i) {
     auto w = detail::random_words(seed, detail::RandomStream::Integer, static_cast<std::uint64_t>(i));
     const std::uint64_t bits = (static_cast<std::uint64_t>(w[0]) << 32) | w[1];
-    const auto r = static_cast<std::uint64_t>((static_cast<unsigned __int128>(bits) * range) >> 64);
+    const auto r = static_cast<std::uint64_t>((static_cast<uint128>(bits) * range) >> 64);
     v[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + r);
   }
   Array a = from_vector(v, shape);

@@ -24,6 +24,9 @@ const NodeRef& node_of(const Tensor& t, const SourceLoc& loc, std::string_view o
 Tensor make(OpCode op, std::vector<NodeRef> inputs, ir::Attrs attrs, const SourceLoc& loc);
 NodeRef mk(OpCode op, std::vector<NodeRef> inputs, ir::Attrs attrs, const SourceLoc& loc);
 
+// Does the integer v fit the integer dtype t?
+bool int_fits(std::int64_t v, DType t);
+
 // A 0-d constant of the given dtype.
 NodeRef scalar_node(const Scalar& s, DType dtype, const SourceLoc& loc, std::string_view op);
 NodeRef scalar_node(double v, DType dtype, const SourceLoc& loc);

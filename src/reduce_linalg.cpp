@@ -98,6 +98,10 @@ Tensor std(const Tensor& x, const Axes& axes, bool keepdims, std::int64_t ddof, 
   return sqrt(var(x, axes, keepdims, ddof, loc), loc);
 }
 
+Tensor stddev(const Tensor& x, const Axes& axes, bool keepdims, std::int64_t ddof, Loc loc) {
+  return kiln::std(x, axes, keepdims, ddof, loc);
+}
+
 Tensor softmax(const Tensor& x, std::int64_t axis, Loc loc) {
   SourceLoc l = loc_of(loc);
   NodeRef n = float_node(x, l, "softmax");

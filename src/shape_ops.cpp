@@ -173,7 +173,7 @@ Tensor index_impl(const Tensor& self, const std::vector<Tensor::Index>& index, c
       any_slice = true;
     } else if (auto* s = std::get_if<Slice>(&v)) {
       slices.push_back(*s);
-      any_slice |= s->start || s->stop || s->step != 1;
+      any_slice = true;  // even x[{Slice{}}] is a slice node, so set_subtensor can see it
     } else {
       if (gather) ir::user_error(l, "index", "at most one index array is supported per indexing expression");
       gather = {{static_cast<std::int64_t>(i), node_of(std::get<Tensor>(v), l, "index")}};

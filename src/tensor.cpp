@@ -18,6 +18,14 @@ using ir::TensorType;
 
 namespace detail {
 
+bool int_fits(std::int64_t v, DType t) {
+  int bits = int_bits(t);
+  if (bits == 64) return true;
+  std::int64_t lo = is_unsigned_int(t) ? 0 : -(std::int64_t(1) << (bits - 1));
+  std::int64_t hi = is_unsigned_int(t) ? (std::int64_t(1) << bits) - 1 : (std::int64_t(1) << (bits - 1)) - 1;
+  return v >= lo && v <= hi;
+}
+
 const NodeRef& node_of(const Tensor& t, const SourceLoc& loc, std::string_view op) {
   if (t.is_null()) ir::user_error(loc, op, "got an empty Tensor handle (default-constructed, never assigned)");
   return t.node();
@@ -37,12 +45,7 @@ NodeRef scalar_node(double v, DType dtype, const SourceLoc& loc) {
 
 NodeRef scalar_node(const Scalar& s, DType dtype, const SourceLoc& loc, std::string_view op) {
   if (s.kind == ScalarKind::Int && is_integer(dtype)) {
-    int bits = int_bits(dtype);
-    std::int64_t lo = is_unsigned_int(dtype) ? 0 : (bits == 64 ? INT64_MIN : -(std::int64_t(1) << (bits - 1)));
-    std::int64_t hi = bits == 64 ? INT64_MAX
-                                 : (is_unsigned_int(dtype) ? (std::int64_t(1) << bits) - 1
-                                                           : (std::int64_t(1) << (bits - 1)) - 1);
-    if (s.i < lo || s.i > hi)
+    if (!int_fits(s.i, dtype))
       ir::user_error(loc, op,
                      "the scalar " + std::to_string(s.i) + " does not fit the tensor's dtype " +
                          std::string(dtype_name(dtype)) + " (NumPy's NEP 50 rule); cast the tensor first");
@@ -163,8 +166,10 @@ Tensor full_like(const Tensor& x, double value, std::optional<DType> dtype, Loc 
 Tensor zeros_like(const Tensor& x, std::optional<DType> dtype, Loc loc) { return full_like(x, 0, dtype, loc); }
 Tensor ones_like(const Tensor& x, std::optional<DType> dtype, Loc loc) { return full_like(x, 1, dtype, loc); }
 
-Tensor arange(double start, double stop, double step, DType dtype, Loc loc) {
-  return make(OpCode::Arange, {}, Attrs{{"start", start}, {"stop", stop}, {"step", step}, {"dtype", dtype}},
+Tensor arange(double start, double stop, double step, std::optional<DType> dtype, Loc loc) {
+  auto whole = [](double v) { return std::isfinite(v) && v == std::floor(v); };
+  DType t = dtype.value_or(whole(start) && whole(stop) && whole(step) ? DType::I64 : DType::F64);
+  return make(OpCode::Arange, {}, Attrs{{"start", start}, {"stop", stop}, {"step", step}, {"dtype", t}},
               loc_of(loc));
 }
 
@@ -187,8 +192,12 @@ Tensor unary(OpCode op, const Tensor& x, const Loc& loc) {
     case ir::OpCategory::UnaryNumeric:
       if (t == DType::Bool) {
         switch (op) {
-          case OpCode::Abs: case OpCode::Square: return x;  // |b| = b, b*b = b
-          case OpCode::Floor: case OpCode::Ceil: case OpCode::Round: case OpCode::Trunc:
+          case OpCode::Abs: case OpCode::Floor: case OpCode::Ceil: case OpCode::Trunc:
+            return x;  // NumPy 2 keeps bool
+          case OpCode::Square:
+            n = cast_node(n, DType::I8, l);  // NumPy: square of bool is int8
+            break;
+          case OpCode::Round:
             n = cast_node(n, float_for(t), l);  // NumPy gives f16
             break;
           default:
@@ -282,8 +291,25 @@ Tensor binary(OpCode op, const Operand& a, const Operand& b) {
   auto category = ir::op_info(op).category;
   switch (category) {
     case ir::OpCategory::BinaryFloat:
-      if (!is_float(t)) t = op == OpCode::Div ? DType::F64 : float_for(t);  // NumPy: i32 / i32 → f64
+      if (!is_float(t)) {
+        if (op == OpCode::Div) {
+          t = DType::F64;  // NumPy: i32 / i32 → f64
+        } else {  // NumPy picks the first float loop both operands fit (atan2(i8, u8) → f16)
+          DType fa = a.scalar ? float_for(t) : float_for(a.tensor.dtype());
+          DType fb = b.scalar ? float_for(t) : float_for(b.tensor.dtype());
+          t = promote(fa, fb);
+        }
+      }
       break;
+    case ir::OpCategory::Compare: {
+      // NumPy 2 compares an out-of-range Python int exactly (i8 == 300 is
+      // False): compare in int64 then.
+      const Operand* s = a.scalar ? &a : b.scalar ? &b : nullptr;
+      if (s && s->scalar->kind == ScalarKind::Int && is_integer(t)) {
+        if (!int_fits(s->scalar->i, t)) t = DType::I64;
+      }
+      break;
+    }
     case ir::OpCategory::BinaryNumeric:
       if (t == DType::Bool) {
         switch (op) {  // NumPy's bool arithmetic

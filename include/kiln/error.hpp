@@ -58,6 +58,14 @@ namespace detail {
 
 }  // namespace kiln
 
+// Marks code that must not be reached (an internal error when it is).
+#define KILN_UNREACHABLE(...)                                                      \
+  do {                                                                             \
+    std::ostringstream kiln_check_os_;                                             \
+    kiln_check_os_ << "" __VA_OPT__(<<) __VA_ARGS__;                               \
+    ::kiln::detail::throw_internal("unreachable", __FILE__, __LINE__, kiln_check_os_.str()); \
+  } while (0)
+
 // Internal invariant check; stays on in release builds. The message is only
 // built when the check fails.
 #define KILN_CHECK(cond, ...)                                                           \

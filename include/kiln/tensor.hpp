@@ -178,7 +178,10 @@ Tensor zeros_like(const Tensor& x, std::optional<DType> dtype = {}, Loc loc = Lo
 Tensor ones_like(const Tensor& x, std::optional<DType> dtype = {}, Loc loc = Loc::current());
 Tensor full_like(const Tensor& x, double value, std::optional<DType> dtype = {},
                  Loc loc = Loc::current());
-Tensor arange(double start, double stop, double step = 1, DType dtype = i64, Loc loc = Loc::current());
+// NumPy's arange; the dtype defaults to i64 when start, stop and step are
+// whole numbers and to f64 otherwise (arange(0, 1, 0.1) is float).
+Tensor arange(double start, double stop, double step = 1, std::optional<DType> dtype = {},
+              Loc loc = Loc::current());
 Tensor eye(std::int64_t n, std::optional<std::int64_t> m = {}, std::int64_t k = 0, DType dtype = f64,
            Loc loc = Loc::current());
 
@@ -234,8 +237,12 @@ KILN_REDUCE(all) KILN_REDUCE(any) KILN_REDUCE(argmax) KILN_REDUCE(argmin) KILN_R
 // Variance and standard deviation with NumPy's ddof (divide by N - ddof).
 Tensor var(const Tensor& x, const Axes& axes = {}, bool keepdims = false, std::int64_t ddof = 0,
            Loc loc = Loc::current());
+// Standard deviation. Unqualified `std(x)` clashes with namespace std under
+// `using namespace kiln`: write kiln::std(x) or stddev(x).
 Tensor std(const Tensor& x, const Axes& axes = {}, bool keepdims = false, std::int64_t ddof = 0,
            Loc loc = Loc::current());
+Tensor stddev(const Tensor& x, const Axes& axes = {}, bool keepdims = false, std::int64_t ddof = 0,
+              Loc loc = Loc::current());
 Tensor softmax(const Tensor& x, std::int64_t axis = -1, Loc loc = Loc::current());
 Tensor log_softmax(const Tensor& x, std::int64_t axis = -1, Loc loc = Loc::current());
 

@@ -1131,6 +1131,13 @@ ints and bool give i64; mean/var/std of ints and bool give f64.""")
                     r, scale = reduce_expected(op, x, axis, False)
                     tab.case(op, "%s special (nan/inf) axes=%s" % (t, axes_attr), [("x", x)],
                              attrs=[("axes", axes_attr), ("keepdims", 0)], outs=[r], scale=scale)
+            if t in ("f16", "bf16") and op in ("sum", "mean"):
+                # accumulation must not round to the 16-bit format at each step (NumPy accumulates
+                # f16 in float: 60000 + 60000 - 60000 is 60000, not inf; 256 + 1 + ... is not stuck at 256)
+                x = vf(t, [60000.0, 60000.0, -60000.0, 4.0] if t == "f16" else [256.0] + [1.0] * 8)
+                r, scale = reduce_expected(op, x, None, False)
+                tab.case(op, "%s accumulation precision" % t, [("x", x)], attrs=[("axes", "all"), ("keepdims", 0)],
+                         outs=[r], scale=scale)
             if is_int(t) and op in ("sum", "prod"):
                 lo, hi = irange(t)
                 x = V(t, [hi, hi, hi, lo, 2] if op == "sum" else [hi, hi, hi, hi, hi, lo])

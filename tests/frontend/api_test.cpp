@@ -416,6 +416,37 @@ TEST(Api, MatmulWithVectorsAndBatches) {
   EXPECT_EQ(matmul(v, v).ndim(), 0);
 }
 
+TEST(Api, MoreContractionShapes) {
+  Tensor u = vector("u"), w = vector("w");
+  // n = 0: the outer product.
+  expect_array(run1({u, w}, tensordot(u, w, 0), {Array::from({1., 2.}), Array::from({3., 4., 5.})}), f64, {2, 3},
+               {3, 4, 5, 6, 8, 10});
+  // A vector with a 3-d tensor: u's axis with t's second to last.
+  Tensor t = tensor("t", f64, {2, 3, 2});
+  Tensor ut = dot(u, t);
+  EXPECT_EQ(ut.shape(), (std::vector<std::int64_t>{2, 2}));
+  // NumPy: np.dot([1., 2., 3.], np.arange(12.).reshape(2,3,2)) = [[16, 22], [52, 58]]
+  expect_array(run1({u, t}, ut, {Array::from({1., 2., 3.}), iota({2, 3, 2})}), f64, {2, 2}, {16, 22, 52, 58});
+  // matmul of a batch with a vector on either side.
+  Tensor b = tensor("b", f64, {-1, 2, 2});
+  std::vector<Array> out = run({b, u}, {matmul(b, u), matmul(u, b)}, {iota({2, 2, 2}), Array::from({1., -1.})});
+  expect_array(out[0], f64, {2, 2}, {-1, -1, -1, -1});
+  expect_array(out[1], f64, {2, 2}, {-2, -2, -2, -2});
+  // Integer contractions keep their dtype.
+  Tensor i = matrix("i", i32);
+  Array ip = run1({i}, matmul(i, i), {Array::from({{1, 2}, {3, 4}})});
+  expect_array(ip, i32, {2, 2}, {7, 10, 15, 22});
+}
+
+TEST(Api, TransposeAndExpandWithNegativeAxes) {
+  Tensor t = tensor("t", f64, {2, 3, 4});
+  EXPECT_EQ(transpose(t, {-1, 0, 1}).shape(), (std::vector<std::int64_t>{4, 2, 3}));
+  EXPECT_EQ(expand_dims(t, {0, -1}).shape(), (std::vector<std::int64_t>{1, 2, 3, 4, 1}));
+  EXPECT_EQ(squeeze(expand_dims(t, {0, -1})).shape(), (std::vector<std::int64_t>{2, 3, 4}));
+  Tensor m = matrix("m");
+  expect_array(run1({m}, transpose(m, {-1, -2}), {iota({2, 3})}), f64, {3, 2}, {0, 3, 1, 4, 2, 5});
+}
+
 TEST(Api, Outer) {
   Tensor a = vector("a"), b = vector("b", i32);
   Tensor o = outer(a, b);

@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <limits>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -96,6 +98,37 @@ TEST(HashConsing, NegativeZeroDiffersFromZero) {
   // x * -0.0 and x * 0.0 differ (signs of zeros and NaN for infinities).
   EXPECT_NE(P(x * -0.0), P(x * 0.0));
   EXPECT_NE(P(fill({2}, -0.0)), P(fill({2}, 0.0)));
+}
+
+TEST(HashConsing, ConcurrentBuildersGetTheSameNodes) {
+  const std::size_t before = ir::live_node_count();
+  {
+    Tensor x = vector("x");
+    std::vector<Tensor> ref;
+    for (int k = 0; k < 300; ++k) ref.push_back(exp(x * static_cast<double>(k)) + 1);
+    std::atomic<int> wrong{0}, errors{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        try {
+          for (int round = 0; round < 5; ++round)
+            for (int k = 0; k < 300; ++k) {
+              Tensor e = exp(x * static_cast<double>(k)) + 1;
+              if (P(e) != P(ref[k])) ++wrong;
+              // Nodes that other threads build and drop at the same time.
+              Tensor tmp = sin(x * static_cast<double>(k % 7)) * static_cast<double>(t);
+              if (tmp.node()->input(0)->input(0)->input(0) != x.node()) ++wrong;
+            }
+        } catch (...) {
+          ++errors;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_EQ(errors.load(), 0);
+  }
+  EXPECT_EQ(ir::live_node_count(), before);
 }
 
 TEST(HashConsing, NodeCountOfACommonSubexpression) {

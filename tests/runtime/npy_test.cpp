@@ -245,6 +245,44 @@ TEST(Npy, MalformedFilesThrowNamingThePath) {
   EXPECT_EQ(Array::load(tmp.file("valid.npy")).shape(), (Shape{2}));
 }
 
+// Headers NumPy itself does not write but accepts: '=' (native) and '|'
+// byte orders, double quotes, Python 2 long suffixes, other key orders.
+TEST(Npy, HeaderVariants) {
+  TempDir tmp;
+  const double one_and_half = 1.5;
+  const std::string f8_bytes(reinterpret_cast<const char*>(&one_and_half), 8);
+  struct Case {
+    std::string header, data;
+    DType dtype;
+    Shape shape;
+    std::vector<double> values;
+  };
+  const std::vector<Case> cases = {
+      {"{'descr': '=f8', 'fortran_order': False, 'shape': (1,), }", f8_bytes, kiln::f64, {1}, {1.5}},
+      {"{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (1L,)}", f8_bytes, kiln::f64, {1}, {1.5}},
+      {"{'shape': (), 'fortran_order': False, 'descr': '<f8'}", f8_bytes, kiln::f64, {}, {1.5}},
+      {"{'descr': '<i1', 'fortran_order': False, 'shape': (2,), }", "\x01\xff", kiln::i8, {2}, {1, -1}},
+      {"{'descr': '=u1', 'fortran_order': False, 'shape': (2,), }", "\x01\xff", kiln::u8, {2}, {1, 255}},
+      {"{'descr': '>b1', 'fortran_order': False, 'shape': (3,), }", std::string("\x00\x01\x07", 3), kiln::boolean, {3},
+       {0, 1, 1}},
+      {"{'descr': '>i2', 'fortran_order': True, 'shape': (2,), }", std::string("\x01\x02\xff\xfe", 4), kiln::i16, {2},
+       {258, -2}},
+      {"{'descr':'<f8','fortran_order':True,'shape':(1,1)}", f8_bytes, kiln::f64, {1, 1}, {1.5}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.header);
+    const std::string path = tmp.file("h.npy");
+    write_bytes(path, npy_bytes(c.header, c.data));
+    const Array a = Array::load(path);
+    EXPECT_EQ(a.dtype(), c.dtype);
+    EXPECT_EQ(a.shape(), c.shape);
+    EXPECT_EQ(a.to_doubles(), c.values);
+  }
+  // a nonzero byte other than 1 in a bool file reads as true, stored as 1
+  write_bytes(tmp.file("b.npy"), npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (1,), }", "\x07"));
+  EXPECT_EQ(*static_cast<const std::uint8_t*>(Array::load(tmp.file("b.npy")).raw_data()), 1);
+}
+
 // Truncations of real files are errors, and random corruption gives either
 // an array or a kiln::Error, never a crash or a hang. (Writing files is slow
 // on some machines, so the cut points are sampled.)

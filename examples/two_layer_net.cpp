@@ -1,0 +1,30 @@
+// The PyTorch seed, symbolically: a two-layer network trained with SGD.
+// The gradients come from grad(), not from hand-written formulas; the
+// weights are shared variables updated inside one compiled function.
+#include <cstdio>
+
+#include <kiln/kiln.hpp>
+
+using namespace kiln;
+
+int main() {
+  const std::int64_t N = 64, D_in = 1000, H = 100, D_out = 10;
+  Array x_data = Array::randn({N, D_in}, f32, /*seed=*/1);
+  Array y_data = Array::randn({N, D_out}, f32, /*seed=*/2);
+
+  Tensor x = matrix("x", f32), y = matrix("y", f32);
+  Tensor w1 = shared(Array::randn({D_in, H}, f32, /*seed=*/3), "w1");
+  Tensor w2 = shared(Array::randn({H, D_out}, f32, /*seed=*/4), "w2");
+
+  Tensor y_pred = relu(x.matmul(w1)).matmul(w2);
+  Tensor loss = sum(square(y_pred - y));
+  std::vector<Tensor> g = grad(loss, {w1, w2});
+
+  const double learning_rate = 1e-6;
+  Function step = function({x, y}, {loss},
+                           {.updates = {{w1, w1 - learning_rate * g[0]}, {w2, w2 - learning_rate * g[1]}}});
+  for (int t = 0; t < 500; ++t) {
+    double l = step(x_data, y_data)[0].item();
+    if (t < 3 || t >= 497) std::printf("%d %.6g\n", t, l);
+  }
+}
