@@ -54,7 +54,8 @@ NodeRef Builder::mT(const NodeRef& x) const {
   return transpose(x, perm);
 }
 NodeRef Builder::broadcast_like(const NodeRef& x, const NodeRef& ref) const {
-  if (x->type() == ref->type() && x->type().all_known()) return x;
+  if (x->type().dims == ref->type().dims && x->type().all_known()) return x;
+  if (ref->type().all_known()) return op(OpCode::BroadcastTo, {x}, Attrs{{"shape", ref->type().sizes()}});
   return op(OpCode::BroadcastLike, {x, ref});
 }
 NodeRef Builder::reshape_like(const NodeRef& x, const NodeRef& ref) const {

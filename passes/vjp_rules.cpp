@@ -128,7 +128,7 @@ std::vector<NodeRef> vjp_rule(const NodeRef& self, const NodeRef& g) {
     case OpCode::Erfc:
       return {b.mul(g, b.mul(b.unary(OpCode::Exp, b.neg(b.square(in(0)))), -two_over_sqrt_pi))};
     case OpCode::Erfinv:  // d/dx erfinv(x) = sqrt(pi)/2 * exp(erfinv(x)^2)
-      return {b.mul(g, b.mul(b.unary(OpCode::Exp, b.square(self)), two_over_sqrt_pi))};
+      return {b.mul(g, b.mul(b.unary(OpCode::Exp, b.square(self)), 1.0 / two_over_sqrt_pi))};
     case OpCode::Lgamma: return {b.mul(g, b.unary(OpCode::Digamma, in(0)))};
     case OpCode::Digamma:
       return {b.mul(g, b.op(OpCode::Polygamma, {in(0)}, Attrs{{"n", std::int64_t(1)}}))};

@@ -26,6 +26,8 @@
 #include "ir/printer.hpp"
 #include "kiln/array.hpp"
 #include "kiln/error.hpp"
+#include "passes/autodiff.hpp"
+#include "passes/builder.hpp"
 
 namespace {
 
@@ -45,6 +47,7 @@ struct Command {
 int cmd_print(Args args);
 int cmd_run(Args args);
 int cmd_help(Args args);
+int cmd_grad(Args args);
 
 constexpr std::string_view kPrintHelp =
     "usage: kilnc print [--locations] FILE\n"
@@ -77,6 +80,19 @@ constexpr std::string_view kRunHelp =
     "  kilnc run logistic.kiln --input x=x.npy --output-dir out\n"
     "  # writes out/y.npy for the line 'output \"y\" = %3'\n";
 
+constexpr std::string_view kGradHelp =
+    "usage: kilnc grad FILE --of OUTPUT --wrt NAME[,NAME...] [--locations]\n"
+    "\n"
+    "Differentiates the scalar output OUTPUT of the graph in FILE with respect\n"
+    "to the inputs or shared variables NAME (reverse mode, as kiln::grad) and\n"
+    "prints the graph with one more output per NAME, called \"grad_NAME\".\n"
+    "OUTPUT is an output's name or its position (0, 1, ...). The result can be\n"
+    "evaluated with 'kilnc run'.\n"
+    "\n"
+    "example:\n"
+    "  kilnc grad loss.kiln --of loss --wrt w,b > loss_grad.kiln\n"
+    "  kilnc run loss_grad.kiln --input x=x.npy --input w=w.npy --input b=b.npy\n";
+
 constexpr std::string_view kHelpHelp =
     "usage: kilnc help [COMMAND]\n"
     "\n"
@@ -88,6 +104,7 @@ constexpr std::string_view kHelpHelp =
 constexpr Command kCommands[] = {
     {"print", "parse a graph file and print it in normal form", kPrintHelp, cmd_print},
     {"run", "evaluate a graph on .npy inputs with the reference interpreter", kRunHelp, cmd_run},
+    {"grad", "add the gradients of a scalar output to a graph", kGradHelp, cmd_grad},
     {"help", "explain a command", kHelpHelp, cmd_help},
 };
 
@@ -161,6 +178,74 @@ int cmd_print(Args args) {
   }
   if (!file) usage_error("print: missing FILE (see 'kilnc help print')");
   ir::Graph g = read_graph(*file);
+  std::cout << ir::print_graph(g, opts);
+  std::cout.flush();
+  if (!std::cout) throw Error("cannot write to standard output");
+  return 0;
+}
+
+// ---- grad ----
+
+int cmd_grad(Args args) {
+  std::optional<std::string> file, of, wrt;
+  ir::TextOptions opts;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (auto v = option_value(args, i, "--of", "grad")) {
+      of = *v;
+    } else if (auto w = option_value(args, i, "--wrt", "grad")) {
+      wrt = *w;
+    } else if (a == "--locations") {
+      opts.with_locations = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      usage_error("grad: unknown option '" + a + "' (see 'kilnc help grad')");
+    } else if (file) {
+      usage_error("grad: more than one FILE given ('" + *file + "' and '" + a + "')");
+    } else {
+      file = a;
+    }
+  }
+  if (!file) usage_error("grad: missing FILE (see 'kilnc help grad')");
+  if (!of) usage_error("grad: missing --of OUTPUT");
+  if (!wrt || wrt->empty()) usage_error("grad: missing --wrt NAME[,NAME...]");
+  ir::Graph g = read_graph(*file);
+
+  std::optional<std::size_t> out;
+  for (std::size_t i = 0; i < g.outputs.size(); ++i)
+    if (g.output_names[i] == *of) out = i;
+  if (!out && !of->empty() && of->find_first_not_of("0123456789") == std::string::npos) {
+    std::size_t k = std::stoul(*of);
+    if (k < g.outputs.size()) out = k;
+  }
+  if (!out) usage_error("grad: the graph has no output named or numbered '" + *of + "'");
+  const ir::NodeRef& cost = g.outputs[*out];
+  if (cost->rank() != 0 || !kiln::is_float(cost->dtype()))
+    usage_error("grad: output '" + *of + "' has type " + cost->type().str() + "; it must be a float scalar");
+
+  std::vector<ir::NodeRef> targets;
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  while (start <= wrt->size()) {
+    std::size_t comma = wrt->find(',', start);
+    std::string name = wrt->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? wrt->size() + 1 : comma + 1;
+    ir::NodeRef found;
+    for (const ir::Node* n : ir::topo_order(g.outputs))
+      if ((n->op() == ir::OpCode::Input || n->op() == ir::OpCode::Shared) && n->var_name() == name)
+        for (const ir::NodeRef& v : ir::free_variables(g.outputs))
+          if (v.get() == n) found = v;
+    if (!found) usage_error("grad: no input or shared variable named '" + name + "' reaches the outputs");
+    targets.push_back(found);
+    names.push_back(name);
+  }
+  kiln::passes::Builder b(cost->loc());
+  kiln::passes::VjpOptions vo;
+  vo.disconnected = kiln::passes::Disconnected::Ignore;
+  auto r = kiln::passes::vjp({cost}, {b.like(1, cost)}, targets, vo, cost->loc());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    g.outputs.push_back(r.grads[i] ? r.grads[i] : b.zeros_like(targets[i]));
+    g.output_names.push_back("grad_" + names[i]);
+  }
   std::cout << ir::print_graph(g, opts);
   std::cout.flush();
   if (!std::cout) throw Error("cannot write to standard output");

@@ -15,6 +15,7 @@
 #                          graphs that must be rejected with a message
 #   broadcast.kiln         a graph that parses but fails at run time on
 #                          inputs of different lengths
+#   sumdot.kiln            loss = sum(x @ w), for `kilnc grad`
 #   *.npy                  made once with NumPy 2.4 (np.save, format 1.0):
 #       import numpy as np
 #       x = np.array([[1., 2., 3.], [4., 5., -6.]])
@@ -24,6 +25,7 @@
 #       np.save('expected_output1.npy', x @ w)
 #       np.save('expected_pos.npy', x > 0)
 #       np.save('a3.npy', np.arange(3.)); np.save('b4.npy', np.arange(4.))
+#       np.save('expected_grad_w.npy', x.T @ np.ones((2, 2)))  # d sum(x @ w) / d w
 #     Every value is a small integer, exact in float64, so kilnc's result
 #     files must equal NumPy's byte for byte (header included: kiln writes
 #     the same .npy 1.0 header as NumPy).
@@ -155,6 +157,20 @@ if expect_ok "run to stdout" run "$DATA/affine.kiln" --input x="$DATA/x.npy" --i
   contains "run to stdout" "$TMP/out" "11."
   contains "run to stdout" "$TMP/out" "pos = "
 fi
+
+# ---- grad: the gradient graph, then evaluated by run ----
+if expect_ok "grad" grad "$DATA/sumdot.kiln" --of loss --wrt w; then
+  contains "grad" "$TMP/out" 'output "grad_w" = '
+  cp "$TMP/out" "$TMP/sumdot_grad.kiln"
+  if expect_ok "run the gradient graph" run "$TMP/sumdot_grad.kiln" --input x="$DATA/x.npy" --input w="$DATA/w.npy" \
+      --output-dir "$TMP/grad"; then
+    same_file "grad: grad_w" "$TMP/grad/grad_w.npy" "$DATA/expected_grad_w.npy"
+  fi
+fi
+expect_error "grad: missing --wrt" "missing --wrt" grad "$DATA/sumdot.kiln" --of loss
+expect_error "grad: unknown output" "no output named or numbered 'nope'" grad "$DATA/sumdot.kiln" --of nope --wrt w
+expect_error "grad: unknown wrt" "no input or shared variable named 'q'" grad "$DATA/sumdot.kiln" --of loss --wrt q
+expect_error "grad: non-scalar output" "must be a float scalar" grad "$DATA/affine.kiln" --of y --wrt x
 
 # ---- errors: status 1 and a message, never a crash ----
 expect_error "no command" "missing COMMAND"
