@@ -108,7 +108,9 @@ VjpResult vjp(const std::vector<NodeRef>& outputs, const std::vector<NodeRef>& o
     }
     if (options.disconnected == Disconnected::Raise)
       ir::user_error(loc, "grad", "the cost does not depend on " + describe(w) +
-                                      " (disconnected input); pass disconnected_inputs = warn or ignore to get zeros");
+                                      " through float values (a disconnected input: integer, bool and "
+                                      "stop_gradient paths carry no gradient); pass disconnected_inputs = "
+                                      "DisconnectedInputs::Warn or Ignore to get zeros");
     result.grads.push_back(nullptr);
     result.disconnected.push_back(describe(w));
   }

@@ -190,7 +190,7 @@ NodeRef jvp_rule(const NodeRef& self, const std::vector<NodeRef>& t) {
     case OpCode::SetTake: case OpCode::IncTake: {
       NodeRef tx = t[0] ? t[0] : b.zeros_like(in(0));
       NodeRef ty = t[1] ? t[1] : b.like(0, self);
-      return b.op(OpCode::IncTake, {tx, ty, in(2)}, n.attrs());
+      return b.op(n.op(), {tx, ty, in(2)}, n.attrs());
     }
   }
   KILN_UNREACHABLE("no forward-mode rule for op " << n.name());

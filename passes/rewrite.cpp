@@ -257,7 +257,8 @@ Rule function_rule(std::string name, std::string description, std::function<Node
 }
 
 std::optional<double> uniform_value(const Node& n) {
-  if (n.op() == OpCode::Fill) return n.attrs().get_double("value");
+  if (n.op() == OpCode::Fill || n.op() == OpCode::FillLike) return n.attrs().get_double("value");
+  if (n.op() == OpCode::BroadcastTo || n.op() == OpCode::BroadcastLike) return uniform_value(*n.input(0));
   if (n.op() != OpCode::Constant) return std::nullopt;
   const Array& a = n.attrs().get_array("value");
   if (a.size() == 0) return std::nullopt;
@@ -311,8 +312,10 @@ std::vector<NodeRef> rewrite(const std::vector<NodeRef>& outputs, const RuleSet&
     std::unordered_map<const Node*, NodeRef> owner;
     for (const NodeRef& o : current) owner.emplace(o.get(), o);
     bool changed = false;
-    for (const Node* n : ir::topo_order(current)) {
+    std::vector<const Node*> order = ir::topo_order(current);
+    for (const Node* n : order)
       for (const NodeRef& in : n->inputs()) owner.emplace(in.get(), in);
+    for (const Node* n : order) {
       NodeRef cur = owner.at(n);
       if (!n->inputs().empty()) {
         std::vector<NodeRef> ins;

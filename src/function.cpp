@@ -9,6 +9,7 @@
 #include "ir/graph.hpp"
 #include "ir/interpreter.hpp"
 #include "ir/printer.hpp"
+#include "passes/pipeline.hpp"
 #include "src/frontend.hpp"
 
 namespace kiln {
@@ -184,7 +185,8 @@ Function function(const std::vector<Tensor>& inputs, const std::vector<Tensor>& 
   impl->outputs.assign(roots.begin(), roots.begin() + static_cast<std::ptrdiff_t>(outputs.size()));
   for (std::size_t i = 0; i < impl->updates.size(); ++i) impl->updates[i].second = roots[outputs.size() + i];
 
-  // Every free variable must be an input or a shared variable with a value.
+  // Every free variable must be an input or a shared variable with a value
+  // (checked on the graph as written, before rewrites may drop a dependence).
   std::vector<NodeRef> all = roots;
   for (auto& [v, e] : impl->updates) all.push_back(v);
   for (const NodeRef& var : ir::free_variables(all)) {
@@ -193,12 +195,24 @@ Function function(const std::vector<Tensor>& inputs, const std::vector<Tensor>& 
         ir::user_error(l, "function", "the outputs depend on input '" + var->var_name() + "' (" +
                                           var->type().str() + ", created at " + var->loc().str() +
                                           ") which is not among the function's inputs");
-    } else {
-      auto s = shared_state(var->attrs().get_int("id"));
-      if (!s) ir::user_error(l, "function", "shared variable '" + var->var_name() + "' has no value");
-      impl->shared.push_back({var, s});
+    } else if (!shared_state(var->attrs().get_int("id"))) {
+      ir::user_error(l, "function", "shared variable '" + var->var_name() + "' has no value");
     }
   }
+
+  if (options.optimize) {
+    passes::PipelineOptions po;
+    po.rules.strict_ieee = options.strict_ieee;
+    roots = passes::optimize(roots, po);
+    impl->outputs.assign(roots.begin(), roots.begin() + static_cast<std::ptrdiff_t>(outputs.size()));
+    for (std::size_t i = 0; i < impl->updates.size(); ++i) impl->updates[i].second = roots[outputs.size() + i];
+  }
+
+  // The shared variables the compiled graph reads or writes.
+  all = roots;
+  for (auto& [v, e] : impl->updates) all.push_back(v);
+  for (const NodeRef& var : ir::free_variables(all))
+    if (var->op() == OpCode::Shared) impl->shared.push_back({var, shared_state(var->attrs().get_int("id"))});
   Function f;
   f.impl_ = impl;
   return f;

@@ -34,6 +34,12 @@ struct FunctionOptions {
   std::vector<std::pair<Tensor, Tensor>> givens;
   Backend backend = Backend::Interpreter;
   Device device = Device::cpu();
+  // Run the rewrite pipeline (canonicalize → stabilize → specialize) on the
+  // graph before compiling. KILN_DUMP_IR=after:STAGE (or all) prints the IR.
+  bool optimize = true;
+  // With optimize: do not apply identities that only hold for finite values
+  // (x - x → 0, x / x → 1); by default they are applied, as Theano does.
+  bool strict_ieee = false;
 };
 
 class Function {

@@ -132,6 +132,22 @@ TEST(GradConventions, PowAtZeroAndNegativeBases) {
   expect_values(d2[2], {0, -12, 9});
 }
 
+TEST(GradConventions, SingularPointsGiveInfinityNotNaN) {
+  Tensor x = scalar("x");
+  double inf = std::numeric_limits<double>::infinity();
+  auto at = [&](const Tensor& y, double v) { return run({x}, {grad(y, x)}, {Array::scalar(v, f64)})[0].item(); };
+  EXPECT_EQ(at(log(x), 0), inf);
+  EXPECT_EQ(at(sqrt(x), 0), inf);
+  EXPECT_EQ(at(rsqrt(x), 0), -inf);
+  EXPECT_EQ(at(reciprocal(x), 0), -inf);
+  EXPECT_EQ(at(asin(x), 1), inf);
+  EXPECT_EQ(at(acos(x), -1), -inf);
+  EXPECT_EQ(at(atanh(x), 1), inf);
+  EXPECT_EQ(at(acosh(x), 1), inf);
+  EXPECT_EQ(at(erfinv(x), -1), inf);
+  EXPECT_EQ(at(log1p(x), -1), inf);
+}
+
 TEST(GradConventions, ProdWithZeros) {
   Tensor x = tensor("x", f64, {3});
   expect_values(grad_at(x, prod(x), Array::from({2.0, -1.0, 4.0})), {-4, 8, -2});
@@ -278,6 +294,24 @@ TEST(GradSecondOrder, HessianOfAMatrixWrt) {
 }
 
 // ---- the options of grad() ----
+
+TEST(GradOptions, TheDocExample) {  // docs/gradients.md
+  Tensor x = matrix("x"), y = vector("y");
+  Tensor w = shared(Array::from({0.5, -1.0, 2.0}), "w");
+  Tensor loss = mean(square(matmul(x, w) - y));
+  Tensor gw = grad(loss, w);
+  EXPECT_EQ(gw.type_str(), w.type_str());
+  Function step = function({x, y}, {loss}, {.updates = {{w, w - 0.1 * gw}}});
+  Tensor v = vector("v");
+  Tensor hv = grad(sum(grad(loss, w) * v), w);  // Hessian-vector product: 2/N X^T X v
+  Array xv = Array::from({{1.0, 2.0, 0.0}, {0.0, 1.0, -1.0}}), yv = Array::from({1.0, 2.0});
+  expect_values(run({x, v}, {hv}, {xv, Array::from({1.0, 0.0, 0.0})})[0], {1, 2, 0});
+  // loss = ((0.5 - 2) - 1)^2 / 2 + ((-1 - 2) - 2)^2 / 2 = 6.25 / 2 + 25 / 2
+  expect_values(step(xv, yv)[0], {(6.25 + 25) / 2});
+  // gw = X^T (2 r / N) with r = [-2.5, -5]: [-2.5, -5 - 5, 5]
+  expect_values(w.get_value(), {0.5 + 0.25, -1.0 + 1.0, 2.0 - 0.5});
+}
+
 
 TEST(GradOptions, ConsiderConstantStopsTheFlowThroughAnExpression) {
   Tensor x = tensor("x", f64, {3}), y = tensor("y", f64, {3});
