@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numbers>
 #include <math.h>  // lgamma_r (reentrant, unlike std::lgamma which writes signgam)
 
 #include <boost/math/policies/policy.hpp>
@@ -41,6 +42,13 @@ double sigmoid(double v) {
   if (v >= 0) return 1.0 / (1.0 + std::exp(-v));
   double e = std::exp(v);  // v < 0 or NaN: exp cannot overflow
   return e / (1.0 + e);
+}
+
+// log(1 - exp(v)) without cancellation (Mächler 2012): near 0, 1 - exp(v) is
+// -expm1(v); far below, exp(v) is tiny and log1p keeps it. v > 0 → NaN.
+double log1mexp(double v) {
+  if (v > 0) return std::numeric_limits<double>::quiet_NaN();
+  return v > -std::numbers::ln2 ? std::log(-std::expm1(v)) : std::log1p(-std::exp(v));
 }
 
 double softplus(double v) {
@@ -204,6 +212,7 @@ void unary_f(OpCode op, const double* x, double* y, std::int64_t n) {
     case OpCode::Log2: return map1(x, y, n, [](double v) { return std::log2(v); });
     case OpCode::Log10: return map1(x, y, n, [](double v) { return std::log10(v); });
     case OpCode::Log1p: return map1(x, y, n, [](double v) { return std::log1p(v); });
+    case OpCode::Log1mexp: return map1(x, y, n, log1mexp);
     case OpCode::Sqrt: return map1(x, y, n, [](double v) { return std::sqrt(v); });
     case OpCode::Rsqrt: return map1(x, y, n, [](double v) { return 1.0 / std::sqrt(v); });
     case OpCode::Reciprocal: return map1(x, y, n, [](double v) { return 1.0 / v; });

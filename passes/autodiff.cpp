@@ -21,12 +21,30 @@ std::string describe(const NodeRef& n) {
   return s + "(" + n->type().str() + ")";
 }
 
+// Same rank, and no two static sizes differ (an unknown size is checked at run time).
+bool same_shape(const ir::TensorType& a, const ir::TensorType& b) {
+  if (a.rank() != b.rank()) return false;
+  for (std::int64_t i = 0; i < a.rank(); ++i)
+    if (a.dims[i].known() && b.dims[i].known() && a.dims[i].size != b.dims[i].size) return false;
+  return true;
+}
+
 // Sums gradient contributions, bringing each to the target's type first.
 NodeRef accumulate(const NodeRef& have, NodeRef add, const NodeRef& target, const SourceLoc& loc) {
   Builder b(loc);
   if (add->dtype() != target->dtype()) add = b.cast(add, target->dtype());
   if (!have) return add;
   return b.add(have, add);
+}
+
+// A gradient has its wrt's type: where the rules lost a static size (e.g.
+// through a matmul with an operand of unknown size) it is restored with a
+// reshape (to the static shape, or like the wrt when some dims are unknown).
+NodeRef with_static_dims(const NodeRef& g, const NodeRef& wrt, const SourceLoc& loc) {
+  const auto &have = g->type().dims, &want = wrt->type().dims;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    if (want[i].known() && !have[i].known()) return Builder(loc).reshape_like(g, wrt);
+  return g;
 }
 
 }  // namespace
@@ -72,7 +90,7 @@ VjpResult vjp(const std::vector<NodeRef>& outputs, const std::vector<NodeRef>& o
   std::unordered_map<const Node*, NodeRef> grads;
   auto seed = [&](const NodeRef& n, const NodeRef& g, const char* what) {
     if (!g) return;
-    if (g->rank() != n->rank())
+    if (!same_shape(g->type(), n->type()))
       ir::user_error(loc, "grad", std::string(what) + " for " + describe(n) + " has type " + g->type().str() +
                                       "; it must have the expression's shape");
     if (!differentiable_dtype(n->dtype())) return;
@@ -103,7 +121,7 @@ VjpResult vjp(const std::vector<NodeRef>& outputs, const std::vector<NodeRef>& o
   for (const NodeRef& w : wrt) {
     auto g = grads.find(w.get());
     if (g != grads.end()) {
-      result.grads.push_back(g->second);
+      result.grads.push_back(with_static_dims(g->second, w, loc));
       continue;
     }
     if (options.disconnected == Disconnected::Raise)
@@ -125,7 +143,7 @@ std::vector<NodeRef> jvp(const std::vector<NodeRef>& outputs, const std::vector<
     if (!differentiable_dtype(wrt[i]->dtype()))
       ir::user_error(loc, "Rop", "cannot differentiate with respect to " + describe(wrt[i]) +
                                      ": only float dtypes carry derivatives");
-    if (tangents[i]->rank() != wrt[i]->rank())
+    if (!same_shape(tangents[i]->type(), wrt[i]->type()))
       ir::user_error(loc, "Rop", "the evaluation point for " + describe(wrt[i]) + " has type " +
                                      tangents[i]->type().str() + "; it must have the same shape");
     tan[wrt[i].get()] = tangents[i]->dtype() == wrt[i]->dtype() ? tangents[i]

@@ -1,6 +1,7 @@
 // Constant folding with the reference interpreter, and static shapes.
 #include <cmath>
 
+#include "ir/graph.hpp"
 #include "ir/interpreter.hpp"
 #include "passes/pipeline.hpp"
 
@@ -27,6 +28,42 @@ Array value_of(const Node& n) {
   return ir::eval_node(n, {});
 }
 
+// Does the op give a uniform result for uniform inputs, computable from one element of each?
+bool maps_elements(OpCode op) {
+  switch (op) {
+    case OpCode::BroadcastTo: case OpCode::Reshape: case OpCode::Transpose: case OpCode::ExpandDims:
+    case OpCode::Squeeze: case OpCode::Flip: case OpCode::Slice:
+      return true;
+    default:
+      return ir::is_elementwise(op);
+  }
+}
+
+// A result too big to evaluate (broadcast_to(fill, [1e9]) would take any
+// amount of memory): folded only when it is a fill, computed on one element.
+NodeRef fold_uniform(const NodeRef& node) {
+  const Node& n = *node;
+  if (!maps_elements(n.op())) return nullptr;
+  std::vector<NodeRef> ins;
+  std::vector<Array> vals;
+  for (const auto& in : n.inputs()) {
+    auto v = uniform_value(*in);
+    if (!v) return nullptr;
+    vals.push_back(Array::scalar(*v, in->dtype()));
+    ins.push_back(ir::make_node(OpCode::Constant, {}, Attrs{{"value", vals.back()}}, n.loc()));
+  }
+  double value = 0;
+  try {
+    value = ir::is_elementwise(n.op()) ? ir::eval_node(*ir::with_inputs(n, ins), vals).to_doubles()[0]
+                                       : vals[0].to_doubles()[0];
+  } catch (const Error&) {
+    return nullptr;
+  }
+  if (!is_float(n.dtype()) && std::fabs(value) >= 9007199254740992.0) return nullptr;
+  return ir::make_node(OpCode::Fill, {}, Attrs{{"shape", n.type().sizes()}, {"value", value}, {"dtype", n.dtype()}},
+                       n.loc());
+}
+
 NodeRef fold(const NodeRef& node) {
   const Node& n = *node;
   if (n.is_leaf() || n.op() == OpCode::StopGradient) return nullptr;
@@ -45,6 +82,7 @@ NodeRef fold(const NodeRef& node) {
     if (!is_constant_input(*in)) return nullptr;
     if (in->type().static_size() > kMaxFoldedElements * 16) return nullptr;  // too costly to evaluate here
   }
+  if (n.type().static_size() > kMaxFoldedElements * 16) return fold_uniform(node);
   std::vector<Array> ins;
   for (const auto& in : n.inputs()) ins.push_back(value_of(*in));
   Array out;

@@ -64,6 +64,7 @@ NodeRef jvp_rule(const NodeRef& self, const std::vector<NodeRef>& t) {
     case OpCode::Log2: return t0 ? b.div(t0, b.mul(in(0), ln2)) : nullptr;
     case OpCode::Log10: return t0 ? b.div(t0, b.mul(in(0), ln10)) : nullptr;
     case OpCode::Log1p: return t0 ? b.div(t0, b.add(in(0), 1.0)) : nullptr;
+    case OpCode::Log1mexp: return t0 ? b.neg(b.div(t0, b.unary(OpCode::Expm1, b.neg(in(0))))) : nullptr;
     case OpCode::Sqrt: return t0 ? b.div(t0, b.mul(self, 2.0)) : nullptr;
     case OpCode::Rsqrt: return unary(b.mul(b.div(self, in(0)), -0.5));
     case OpCode::Reciprocal: return unary(b.neg(b.square(self)));

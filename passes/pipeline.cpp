@@ -1,6 +1,7 @@
 // The optimisation pipeline, in one readable function.
 #include "passes/pipeline.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -11,7 +12,7 @@
 namespace kiln::passes {
 
 const std::vector<std::string>& pipeline_stages() {
-  static const std::vector<std::string> stages{"canonicalize", "stabilize", "specialize"};
+  static const std::vector<std::string> stages{"canonicalize", "stabilize", "cleanup", "specialize"};
   return stages;
 }
 
@@ -38,27 +39,58 @@ bool wants(const std::vector<std::string>& req, const std::string& stage) {
   return false;
 }
 
+// A misspelt stage name would silently dump nothing: say so instead.
+void warn_unknown_stages(const std::vector<std::string>& req, std::ostream& os) {
+  const auto& stages = pipeline_stages();
+  for (const std::string& r : req)
+    if (r != "all" && std::find(stages.begin(), stages.end(), r) == stages.end()) {
+      os << "# kiln: no pipeline stage '" << r << "' to dump the IR after (stages:";
+      for (const std::string& s : stages) os << " " << s;
+      os << ", or all)\n";
+    }
+}
+
+// The pipeline's invariant: every stage keeps the outputs' types (the
+// engine checks each rewrite; this catches a stage that does not).
+void check_types(const std::vector<NodeRef>& before, const std::vector<NodeRef>& after, const std::string& stage) {
+  KILN_CHECK(before.size() == after.size(), "stage " << stage << " changed the number of outputs");
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    const ir::TensorType &want = before[i]->type(), &got = after[i]->type();
+    bool ok = want.dtype == got.dtype && want.rank() == got.rank();
+    for (std::int64_t k = 0; ok && k < want.rank(); ++k) ok = !want.dims[k].known() || want.dims[k] == got.dims[k];
+    KILN_CHECK(ok, "stage " << stage << " changed output " << i << " from " << want.str() << " to " << got.str());
+  }
+}
+
 }  // namespace
 
 std::vector<NodeRef> optimize(const std::vector<NodeRef>& outputs, const PipelineOptions& options) {
   std::vector<std::string> dump = options.dump_after;
   for (const std::string& s : dump_request_from_env()) dump.push_back(s);
   std::ostream& os = options.dump_stream ? *options.dump_stream : std::cerr;
-  auto stage = [&](const std::string& name, const RuleSet& rules, std::vector<NodeRef> g) {
-    g = rewrite(g, rules, options.counts);
+  warn_unknown_stages(dump, os);
+  auto stage = [&](const std::string& name, const RuleSet& rules, const std::vector<NodeRef>& in) {
+    std::vector<NodeRef> out = rewrite(in, rules, options.counts);
+    check_types(in, out, name);
     if (wants(dump, name)) {
       ir::Graph graph;
-      graph.inputs = ir::free_variables(g);
-      graph.outputs = g;
-      graph.output_names.assign(g.size(), "");
-      os << "# kiln IR after " << name << "\n" << ir::print_graph(graph);
+      graph.inputs = ir::free_variables(out);
+      graph.outputs = out;
+      graph.output_names.assign(out.size(), "");
+      os << "# kiln IR after " << name << " (" << ir::node_count(in) << " -> " << ir::node_count(out) << " nodes)\n"
+         << ir::print_graph(graph);
     }
-    return g;
+    return out;
   };
 
+  const RuleSet canonicalize = canonicalize_rules(options.rules);
   std::vector<NodeRef> g = outputs;
-  g = stage("canonicalize", canonicalize_rules(options.rules), g);
+  g = stage("canonicalize", canonicalize, g);
   g = stage("stabilize", stabilize_rules(options.rules), g);
+  // The stable forms come out in the shape their rule wrote them
+  // (neg(softplus(neg(neg(x)))), sums of x - max(x) terms); the canonicalize
+  // rules tidy them before specialize picks the backend forms.
+  g = stage("cleanup", canonicalize, g);
   g = stage("specialize", specialize_rules(options.rules), g);
   return g;
 }

@@ -1,9 +1,10 @@
 // The graph optimisation pipeline and its rule sets.
 //
-//   canonicalize → stabilize → specialize
+//   canonicalize → stabilize → cleanup → specialize
 //
 // Each stage is a rule set run to a fixed point by the rewrite engine
-// (passes/rewrite.hpp); constant folding is part of canonicalize. The IR
+// (passes/rewrite.hpp); constant folding is part of canonicalize, and
+// cleanup runs the canonicalize rules again on what stabilize wrote. The IR
 // can be printed after any stage: PipelineOptions::dump_after, or the
 // environment variable KILN_DUMP_IR=after:canonicalize (a comma-separated
 // list of stage names, or "all").
@@ -45,7 +46,7 @@ struct PipelineOptions {
   RuleCounts* counts = nullptr;         // accumulates which rules fired
 };
 
-// Stage names in order: "canonicalize", "stabilize", "specialize".
+// Stage names in order: "canonicalize", "stabilize", "cleanup", "specialize".
 const std::vector<std::string>& pipeline_stages();
 
 // Runs the whole pipeline on the outputs; returns the optimised outputs

@@ -216,9 +216,11 @@ NodeRef fit(NodeRef r, const Node& n) {
   const auto& want = n.type().dims;
   const auto& have = r->type().dims;
   if (have.size() == want.size()) {
-    bool ok = true;  // the same or more specific dims are fine
+    // The same or more specific dims are fine, but not a static 1 for an
+    // unknown dim: the node may have stretched it (x + zeros_like(y) → x).
+    bool ok = true;
     for (std::size_t i = 0; ok && i < want.size(); ++i)
-      ok = want[i].known() ? have[i].known() && have[i].size == want[i].size : true;
+      ok = want[i].known() ? have[i].known() && have[i].size == want[i].size : !(have[i].known() && have[i].size == 1);
     if (ok) return r;
   }
   if (n.type().all_known() && have.size() <= want.size()) {
@@ -288,7 +290,8 @@ NodeRef try_rule(const Rule& rule, const NodeRef& node) {
     return nullptr;  // the replacement does not type-check here: the rule does not apply
   }
   if (!r || r == node) return nullptr;
-  return fit(r, *node);
+  r = fit(r, *node);
+  return r == node ? nullptr : r;  // fitting may rebuild the node itself (broadcast_to(x) → x → broadcast_to(x))
 }
 
 std::vector<NodeRef> rewrite(const std::vector<NodeRef>& outputs, const RuleSet& rules, RuleCounts* counts,

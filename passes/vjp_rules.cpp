@@ -106,6 +106,7 @@ std::vector<NodeRef> vjp_rule(const NodeRef& self, const NodeRef& g) {
     case OpCode::Log2: return {b.div(g, b.mul(in(0), ln2))};
     case OpCode::Log10: return {b.div(g, b.mul(in(0), ln10))};
     case OpCode::Log1p: return {b.div(g, b.add(in(0), 1.0))};
+    case OpCode::Log1mexp: return {b.neg(b.div(g, b.unary(OpCode::Expm1, b.neg(in(0)))))};  // -1/expm1(-x)
     case OpCode::Sqrt: return {b.div(g, b.mul(self, 2.0))};
     case OpCode::Rsqrt: return {b.mul(g, b.mul(b.div(self, in(0)), -0.5))};  // -x^{-3/2}/2
     case OpCode::Reciprocal: return {b.neg(b.mul(g, b.square(self)))};

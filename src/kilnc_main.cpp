@@ -3,10 +3,12 @@
 //
 //   kilnc print model.kiln
 //   kilnc run model.kiln --input x=x.npy --output-dir out/
+//   kilnc opt model.kiln --dump-after all --counts
 //
 // Subcommands are rows of one table (kCommands); a new one (grad, opt, ...)
 // is a row and a function. Every failure prints "kilnc: error: ..." on stderr
 // and exits with status 1.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -28,6 +30,7 @@
 #include "kiln/error.hpp"
 #include "passes/autodiff.hpp"
 #include "passes/builder.hpp"
+#include "passes/pipeline.hpp"
 
 namespace {
 
@@ -48,6 +51,8 @@ int cmd_print(Args args);
 int cmd_run(Args args);
 int cmd_help(Args args);
 int cmd_grad(Args args);
+int cmd_opt(Args args);
+int cmd_rules(Args args);
 
 constexpr std::string_view kPrintHelp =
     "usage: kilnc print [--locations] FILE\n"
@@ -93,6 +98,41 @@ constexpr std::string_view kGradHelp =
     "  kilnc grad loss.kiln --of loss --wrt w,b > loss_grad.kiln\n"
     "  kilnc run loss_grad.kiln --input x=x.npy --input w=w.npy --input b=b.npy\n";
 
+constexpr std::string_view kOptHelp =
+    "usage: kilnc opt FILE [--dump-after STAGE|all] [--strict-ieee] [--counts] [--locations]\n"
+    "\n"
+    "Runs the rewrite pipeline (canonicalize, stabilize, specialize: the\n"
+    "optimisation kiln::function applies) on the graph in FILE and prints the\n"
+    "optimised graph. Its inputs and output names are the original's, so it runs\n"
+    "with the same 'kilnc run' options. docs/rewrites.md describes the rules.\n"
+    "\n"
+    "options:\n"
+    "  --dump-after STAGE   also print the graph after pipeline stage STAGE, on\n"
+    "                       standard error (a comma-separated list, or 'all';\n"
+    "                       the same as KILN_DUMP_IR=after:STAGE)\n"
+    "  --strict-ieee        do not apply identities that hold only for finite\n"
+    "                       values (x - x -> 0, x / x -> 1)\n"
+    "  --counts             append '#' comment lines: the number of nodes and of\n"
+    "                       each op before and after, and the rules that fired\n"
+    "  --locations          append each node's source location\n"
+    "\n"
+    "example:\n"
+    "  kilnc grad loss.kiln --of loss --wrt w | kilnc opt - --counts\n"
+    "  kilnc opt model.kiln --dump-after canonicalize > model.opt.kiln\n";
+
+constexpr std::string_view kRulesHelp =
+    "usage: kilnc rules [--strict-ieee]\n"
+    "\n"
+    "Lists every rewrite rule of every rule set, in the order the pipeline tries\n"
+    "them, one per line: the set, the rule's name, and its pattern ('lhs -> rhs')\n"
+    "or, for rules written in C++, a description.\n"
+    "\n"
+    "options:\n"
+    "  --strict-ieee   the rule sets as 'kilnc opt --strict-ieee' uses them\n"
+    "\n"
+    "example:\n"
+    "  kilnc rules | grep log1p\n";
+
 constexpr std::string_view kHelpHelp =
     "usage: kilnc help [COMMAND]\n"
     "\n"
@@ -105,6 +145,8 @@ constexpr Command kCommands[] = {
     {"print", "parse a graph file and print it in normal form", kPrintHelp, cmd_print},
     {"run", "evaluate a graph on .npy inputs with the reference interpreter", kRunHelp, cmd_run},
     {"grad", "add the gradients of a scalar output to a graph", kGradHelp, cmd_grad},
+    {"opt", "optimise a graph with the rewrite pipeline", kOptHelp, cmd_opt},
+    {"rules", "list the rewrite rules", kRulesHelp, cmd_rules},
     {"help", "explain a command", kHelpHelp, cmd_help},
 };
 
@@ -117,7 +159,8 @@ const Command* find_command(std::string_view name) {
 void print_usage(std::ostream& os) {
   os << "usage: kilnc COMMAND [ARGS...]\n"
         "\n"
-        "kilnc reads, prints and runs kiln graphs written in the kiln text format.\n"
+        "kilnc reads, prints, differentiates, optimises and runs kiln graphs written in\n"
+        "the kiln text format.\n"
         "\n"
         "commands:\n";
   for (const Command& c : kCommands) {
@@ -130,7 +173,8 @@ void print_usage(std::ostream& os) {
         "\n"
         "example:\n"
         "  kilnc print model.kiln\n"
-        "  kilnc run model.kiln --input x=x.npy --output-dir out\n";
+        "  kilnc opt model.kiln > model.opt.kiln\n"
+        "  kilnc run model.opt.kiln --input x=x.npy --output-dir out\n";
 }
 
 // A user-facing failure of the command line itself.
@@ -247,6 +291,101 @@ int cmd_grad(Args args) {
     g.output_names.push_back("grad_" + names[i]);
   }
   std::cout << ir::print_graph(g, opts);
+  std::cout.flush();
+  if (!std::cout) throw Error("cannot write to standard output");
+  return 0;
+}
+
+// ---- opt, rules ----
+
+// The rule sets in pipeline order.
+std::vector<kiln::passes::RuleSet> rule_sets(const kiln::passes::RuleOptions& o) {
+  return {kiln::passes::canonicalize_rules(o), kiln::passes::stabilize_rules(o), kiln::passes::specialize_rules(o)};
+}
+
+// Number of nodes of each op reachable from `outputs`.
+std::map<std::string, std::size_t> op_counts(const std::vector<ir::NodeRef>& outputs) {
+  std::map<std::string, std::size_t> c;
+  for (const ir::Node* n : ir::topo_order(outputs)) c[std::string(n->name())]++;
+  return c;
+}
+
+int cmd_opt(Args args) {
+  std::optional<std::string> file;
+  kiln::passes::PipelineOptions po;
+  ir::TextOptions opts;
+  bool counts = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (auto v = option_value(args, i, "--dump-after", "opt")) {
+      std::size_t start = 0;
+      while (start <= v->size()) {
+        std::size_t comma = v->find(',', start);
+        std::string stage = v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? v->size() + 1 : comma + 1;
+        const auto& stages = kiln::passes::pipeline_stages();
+        if (stage != "all" && std::find(stages.begin(), stages.end(), stage) == stages.end()) {
+          std::string names;
+          for (const std::string& s : stages) names += s + ", ";
+          usage_error("opt: --dump-after: unknown stage '" + stage + "' (the stages: " + names + "all)");
+        }
+        po.dump_after.push_back(stage);
+      }
+    } else if (a == "--strict-ieee") {
+      po.rules.strict_ieee = true;
+    } else if (a == "--counts") {
+      counts = true;
+    } else if (a == "--locations") {
+      opts.with_locations = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      usage_error("opt: unknown option '" + a + "' (see 'kilnc help opt')");
+    } else if (file) {
+      usage_error("opt: more than one FILE given ('" + *file + "' and '" + a + "')");
+    } else {
+      file = a;
+    }
+  }
+  if (!file) usage_error("opt: missing FILE (see 'kilnc help opt')");
+  ir::Graph g = read_graph(*file);
+  kiln::passes::RuleCounts fired;
+  po.counts = &fired;
+  po.dump_stream = &std::cerr;
+  std::vector<ir::NodeRef> before = g.outputs;
+  g.outputs = kiln::passes::optimize(g.outputs, po);  // g.inputs stay: the same interface
+  std::cout << ir::print_graph(g, opts);
+  if (counts) {
+    std::map<std::string, std::size_t> b = op_counts(before), a = op_counts(g.outputs);
+    std::cout << "# nodes: " << ir::node_count(before) << " before, " << ir::node_count(g.outputs) << " after\n";
+    std::map<std::string, std::pair<std::size_t, std::size_t>> ops;
+    for (auto& [op, n] : b) ops[op].first = n;
+    for (auto& [op, n] : a) ops[op].second = n;
+    for (auto& [op, n] : ops) std::cout << "# op " << op << ": " << n.first << " before, " << n.second << " after\n";
+    for (auto& [rule, n] : fired) std::cout << "# fired " << rule << ": " << n << "\n";
+  }
+  std::cout.flush();
+  if (!std::cout) throw Error("cannot write to standard output");
+  return 0;
+}
+
+int cmd_rules(Args args) {
+  kiln::passes::RuleOptions o;
+  for (const std::string& a : args) {
+    if (a == "--strict-ieee") o.strict_ieee = true;
+    else usage_error("rules: unexpected argument '" + a + "' (see 'kilnc help rules')");
+  }
+  std::vector<kiln::passes::RuleSet> sets = rule_sets(o);
+  std::size_t set_width = 0, name_width = 0;
+  for (const auto& s : sets) {
+    set_width = std::max(set_width, s.name.size());
+    for (const auto& r : s.rules) name_width = std::max(name_width, r.name.size());
+  }
+  for (const auto& s : sets)
+    for (const auto& r : s.rules) {
+      std::string set = s.name, name = r.name;
+      set.resize(set_width, ' ');
+      name.resize(name_width, ' ');
+      std::cout << set << "  " << name << "  " << r.text << "\n";
+    }
   std::cout.flush();
   if (!std::cout) throw Error("cannot write to standard output");
   return 0;

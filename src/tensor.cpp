@@ -227,7 +227,8 @@ Tensor unary(OpCode op, const Tensor& x, const Loc& loc) {
   Tensor name(const Tensor& x, Loc loc) { return unary(OpCode::OP, x, loc); }
 KILN_UNARY_IMPL(abs, Abs) KILN_UNARY_IMPL(sign, Sign) KILN_UNARY_IMPL(exp, Exp)
 KILN_UNARY_IMPL(exp2, Exp2) KILN_UNARY_IMPL(expm1, Expm1) KILN_UNARY_IMPL(log, Log) KILN_UNARY_IMPL(log2, Log2)
-KILN_UNARY_IMPL(log10, Log10) KILN_UNARY_IMPL(log1p, Log1p) KILN_UNARY_IMPL(sqrt, Sqrt)
+KILN_UNARY_IMPL(log10, Log10) KILN_UNARY_IMPL(log1p, Log1p) KILN_UNARY_IMPL(log1mexp, Log1mexp)
+KILN_UNARY_IMPL(sqrt, Sqrt)
 KILN_UNARY_IMPL(rsqrt, Rsqrt) KILN_UNARY_IMPL(square, Square) KILN_UNARY_IMPL(reciprocal, Reciprocal)
 KILN_UNARY_IMPL(sin, Sin) KILN_UNARY_IMPL(cos, Cos) KILN_UNARY_IMPL(tan, Tan) KILN_UNARY_IMPL(asin, Asin)
 KILN_UNARY_IMPL(acos, Acos) KILN_UNARY_IMPL(atan, Atan) KILN_UNARY_IMPL(sinh, Sinh) KILN_UNARY_IMPL(cosh, Cosh)

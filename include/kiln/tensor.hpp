@@ -189,7 +189,8 @@ Tensor eye(std::int64_t n, std::optional<std::int64_t> m = {}, std::int64_t k = 
 
 #define KILN_UNARY(name) Tensor name(const Tensor& x, Loc loc = Loc::current());
 KILN_UNARY(neg) KILN_UNARY(abs) KILN_UNARY(sign) KILN_UNARY(exp) KILN_UNARY(exp2) KILN_UNARY(expm1)
-KILN_UNARY(log) KILN_UNARY(log2) KILN_UNARY(log10) KILN_UNARY(log1p) KILN_UNARY(sqrt) KILN_UNARY(rsqrt)
+KILN_UNARY(log) KILN_UNARY(log2) KILN_UNARY(log10) KILN_UNARY(log1p) KILN_UNARY(log1mexp) KILN_UNARY(sqrt)
+KILN_UNARY(rsqrt)
 KILN_UNARY(square) KILN_UNARY(reciprocal) KILN_UNARY(sin) KILN_UNARY(cos) KILN_UNARY(tan)
 KILN_UNARY(asin) KILN_UNARY(acos) KILN_UNARY(atan) KILN_UNARY(sinh) KILN_UNARY(cosh) KILN_UNARY(tanh)
 KILN_UNARY(asinh) KILN_UNARY(acosh) KILN_UNARY(atanh) KILN_UNARY(sigmoid) KILN_UNARY(softplus)

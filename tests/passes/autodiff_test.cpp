@@ -210,6 +210,13 @@ TEST(GradConventions, GradientHasTheWrtsDtypeAndType) {
   EXPECT_EQ(g.dtype(), f32);
   EXPECT_EQ(g.type_str(), x.type_str());
   expect_values(run({x}, {g}, {Array::ones({2, 5}, f32)})[0], std::vector<double>(10, 3.0));
+  // A static wrt keeps its static dims even when the graph around it has unknown ones.
+  Tensor a = tensor("a", f64, {-1, -1}), w = tensor("w", f64, {3});
+  std::vector<Tensor> gs = grad(sum(matmul(a, w)), {a, w});
+  EXPECT_EQ(gs[0].type_str(), "f64[?,3]");  // what the graph proves: a has 3 columns
+  EXPECT_EQ(gs[1].type_str(), "f64[3]");
+  EXPECT_EQ(Lop({matmul(a, w)}, {w}, {constant(Array::ones({2}, f64))})[0].type_str(), "f64[3]");
+  expect_values(run({a, w}, {gs[1]}, {Array::ones({2, 3}, f64), Array::ones({3}, f64)})[0], {2, 2, 2});
 }
 
 TEST(GradConventions, ReductionsOverUnknownSizesCountAtRunTime) {
@@ -305,7 +312,7 @@ TEST(GradOptions, TheDocExample) {  // docs/gradients.md
   Tensor v = vector("v");
   Tensor hv = grad(sum(grad(loss, w) * v), w);  // Hessian-vector product: 2/N X^T X v
   Array xv = Array::from({{1.0, 2.0, 0.0}, {0.0, 1.0, -1.0}}), yv = Array::from({1.0, 2.0});
-  expect_values(run({x, v}, {hv}, {xv, Array::from({1.0, 0.0, 0.0})})[0], {1, 2, 0});
+  expect_values(run({x, y, v}, {hv}, {xv, yv, Array::from({1.0, 0.0, 0.0})})[0], {1, 2, 0});
   // loss = ((0.5 - 2) - 1)^2 / 2 + ((-1 - 2) - 2)^2 / 2 = 6.25 / 2 + 25 / 2
   expect_values(step(xv, yv)[0], {(6.25 + 25) / 2});
   // gw = X^T (2 r / N) with r = [-2.5, -5]: [-2.5, -5 - 5, 5]
@@ -441,6 +448,16 @@ TEST(GradErrors, LopAndRopArgumentsMustMatch) {
   EXPECT_THAT(m, HasSubstr("f64[2,3]"));
   m = error_of([&] { line = __LINE__; Rop({x * 2.0}, {x, y}, {x}); });
   EXPECT_THAT(m, HasSubstr(here(line) + ": error: Rop:"));
+  // Same rank, different static size.
+  Tensor z = tensor("z", f64, {4});
+  m = error_of([&] { line = __LINE__; Lop({x * 2.0}, {x}, {z}); });
+  EXPECT_THAT(m, HasSubstr(here(line) + ": error: Lop:"));
+  EXPECT_THAT(m, HasSubstr("f64[4]"));
+  m = error_of([&] { line = __LINE__; Rop({x * 2.0}, {x}, {z}); });
+  EXPECT_THAT(m, HasSubstr(here(line) + ": error: Rop:"));
+  m = error_of([&] { line = __LINE__; grad(sum(x), x, {.known_grads = {{x * 2.0, z}}}); });
+  EXPECT_THAT(m, HasSubstr(here(line) + ": error: grad: the known gradient"));
+  EXPECT_THAT(m, HasSubstr("f64[4]"));
 }
 
 TEST(GradErrors, JacobianAndHessianNeedStaticSizes) {

@@ -81,6 +81,7 @@ const std::vector<GradCase>& grad_cases() {
     b.unary("log2", log2, 0.2, 3);
     b.unary("log10", log10, 0.2, 3);
     b.unary("log1p", log1p, -0.5, 2);
+    b.unary("log1mexp", log1mexp, -3, -0.2);
     b.unary("sqrt", sqrt, 0.2, 3);
     b.unary("rsqrt", rsqrt, 0.2, 3);
     b.unary("reciprocal", reciprocal, 0.3, 2, true);

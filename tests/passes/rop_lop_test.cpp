@@ -1,8 +1,9 @@
 // Forward mode (Rop, passes/jvp_rules.cpp) and vector-Jacobian products
 // (Lop) against independent references:
 //   - every case of grad_cases.cpp: Rop along a random direction t equals the
-//     central finite difference of fn along t, and the adjoint identity
-//     <J t, c> = <t, J^T c> ties Rop to Lop;
+//     central finite difference of fn along t, the adjoint identity
+//     <J t, c> = <t, J^T c> ties Rop to Lop, and both equal J t and J^T c
+//     for the Jacobians built with jacobian();
 //   - a set of functions whose full Jacobians are built with jacobian(): Rop
 //     is J t, Lop is J^T c, for every wrt.
 #include <gtest/gtest.h>
@@ -81,6 +82,28 @@ TEST_P(RopLop, RopMatchesFiniteDifferencesAndLopIsItsAdjoint) {
   for (std::size_t i = 0; i < xs.size(); ++i) rhs += dot(dirs[i], got[1 + i]);
   double adjoint_tol = c.f64_options.rel_tol > 0 ? c.f64_options.rel_tol : 1e-10;  // f32 inside: looser
   EXPECT_NEAR(lhs, rhs, adjoint_tol * (1 + std::fabs(lhs))) << c.name << ": <J t, c> != <t, J^T c>";
+
+  // And both against the explicit Jacobians: Rop = sum_i J_i t_i, Lop_i = J_i^T c.
+  std::vector<Tensor> jacs;
+  for (const Tensor& x : xs) jacs.push_back(jacobian(out, x));
+  std::vector<Array> j = function(xs, jacs)(c.points);
+  std::int64_t m = static_cast<std::int64_t>(jt.size());
+  std::vector<double> j_t(m, 0.0), cv = cot.to_doubles();
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    std::vector<double> ji = j[i].to_doubles(), t = dirs[i].to_doubles(), lop = got[1 + i].to_doubles();
+    std::int64_t n = static_cast<std::int64_t>(t.size());
+    ASSERT_EQ(static_cast<std::int64_t>(ji.size()), m * n);
+    for (std::int64_t k = 0; k < n; ++k) {
+      double jtc = 0;
+      for (std::int64_t r = 0; r < m; ++r) {
+        j_t[r] += ji[r * n + k] * t[k];
+        jtc += ji[r * n + k] * cv[r];
+      }
+      EXPECT_NEAR(lop[k], jtc, adjoint_tol * (1 + std::fabs(jtc))) << c.name << ": Lop wrt input " << i << ", element " << k;
+    }
+  }
+  for (std::int64_t r = 0; r < m; ++r)
+    EXPECT_NEAR(jt[r], j_t[r], adjoint_tol * (1 + std::fabs(j_t[r]))) << c.name << ": Rop element " << r << " vs J t";
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, RopLop, ::testing::Range<std::size_t>(0, grad_cases().size()),
