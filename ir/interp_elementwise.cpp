@@ -458,3 +458,15 @@ Array eval_elementwise(const Node& node, const std::vector<Array>& in) {
 }
 
 }  // namespace kiln::ir::interp
+
+namespace kiln::ir::interp {
+
+// The interpreter's special functions, shared with backends that call them
+// per element (their semantics are the oracle's by construction).
+double erfinv_scalar(double v) { return erfinv(v); }
+double lgamma_scalar(double v) { return lgamma_safe(v); }
+double digamma_scalar(double v) { return digamma(v); }
+double polygamma_scalar(int order, double v) { return polygamma(order, v); }
+std::int64_t pow_int_scalar(std::int64_t a, std::int64_t b) { return pow_i(a, b); }
+
+}  // namespace kiln::ir::interp

@@ -130,6 +130,14 @@ std::string shape_string(const Shape& s);
 // A user error at the node: "file:line: error: <op>: <what>".
 [[noreturn]] void fail(const Node& node, const std::string& what);
 
+// Scalar special functions of the interpreter (ir/interp_elementwise.cpp),
+// exported so that compiled backends call the very same code per element.
+double erfinv_scalar(double v);
+double lgamma_scalar(double v);
+double digamma_scalar(double v);
+double polygamma_scalar(int order, double v);
+std::int64_t pow_int_scalar(std::int64_t a, std::int64_t b);  // wrapping; see docs/ops.md
+
 // The op families (one file each).
 Array eval_leaf(const Node& node);
 Array eval_elementwise(const Node& node, const std::vector<Array>& in);

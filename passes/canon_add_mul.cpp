@@ -56,11 +56,13 @@ bool representable(double k, DType t) {
 }
 
 // A constant's sign moved out: c < 0 becomes -c and flips `negative`
-// (floats, and signed integers other than the minimum).
-Array positive_part(const Array& c, bool& negative) {
+// (floats, and signed integers other than the minimum). In sums, u8
+// constants from 128 up count as negative too (x + 255 is x - 1).
+Array positive_part(const Array& c, bool& negative, bool in_sum) {
   double v = c.to_doubles()[0];
-  bool flip = is_float(c.dtype()) ? std::signbit(v) && !std::isnan(v)
-                                  : is_signed_int(c.dtype()) && v < 0 && representable(-v, c.dtype());
+  bool flip = is_float(c.dtype())         ? std::signbit(v) && !std::isnan(v)
+              : is_signed_int(c.dtype()) ? v < 0 && representable(-v, c.dtype())
+                                         : in_sum && v >= 128;
   if (!flip) return c;
   negative = !negative;
   return eval_scalar(OpCode::Neg, {c});
@@ -91,7 +93,6 @@ std::optional<double> factor_exponent(const Node& n) {
 }
 
 void flatten_product(const NodeRef& root, Product& p) {
-  bool can_negate = !is_unsigned_int(root->dtype());
   std::vector<std::pair<NodeRef, int>> stack{{root, 1}};
   auto mul_const = [](std::optional<Array>& acc, const Array& v) {
     acc = acc ? eval_scalar(OpCode::Mul, {*acc, v}) : v;
@@ -111,8 +112,7 @@ void flatten_product(const NodeRef& root, Product& p) {
       case OpCode::Reciprocal:
         stack.push_back({n->input(0), -sign});
         continue;
-      case OpCode::Neg:
-        if (!can_negate) break;
+      case OpCode::Neg:  // exact for integers too: -a * b = -(a * b) modulo 2^bits
         p.negative = !p.negative;
         stack.push_back({n->input(0), sign});
         continue;
@@ -163,8 +163,8 @@ NodeRef canonical_product(const NodeRef& node, const RuleOptions& o) {
       (e > 0 ? num : den).push_back(power(fs[0]->base, std::fabs(e), b));
     }
   }
-  if (p.num_c) p.num_c = positive_part(*p.num_c, p.negative);
-  if (p.den_c) p.den_c = positive_part(*p.den_c, p.negative);
+  if (p.num_c) p.num_c = positive_part(*p.num_c, p.negative, false);
+  if (p.den_c) p.den_c = positive_part(*p.den_c, p.negative, false);
   auto is_one = [](const std::optional<Array>& c) { return c && c->to_doubles()[0] == 1; };
   if (is_one(p.num_c)) p.num_c.reset();
   if (is_one(p.den_c)) p.den_c.reset();
@@ -303,7 +303,7 @@ NodeRef canonical_sum(const NodeRef& node, const RuleOptions& o) {
   std::sort(neg.begin(), neg.end(), term_less);
   if (constant && constant->to_doubles()[0] != 0) {  // a zero constant is dropped (x + 0 → x)
     bool negative = false;
-    Array c = positive_part(*constant, negative);
+    Array c = positive_part(*constant, negative, true);
     (negative ? neg : pos).push_back(const_node(c, n.loc()));
   }
   NodeRef p = chain(OpCode::Add, pos, b), m = chain(OpCode::Add, neg, b), r;

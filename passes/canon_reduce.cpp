@@ -42,8 +42,9 @@ NodeRef merge_nested(const Node& n, const Builder& bl) {
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
   if (k1 == k2) return bl.reduce(n.op(), x, all, k1);
-  if (k2) return bl.expand_dims(bl.reduce(n.op(), x, all, false), b);  // inner dropped a, outer keeps b
-  return bl.squeeze(bl.reduce(n.op(), x, all, true), b);             // inner kept a, outer drops b
+  if (k2) return bl.expand_dims(bl.reduce(n.op(), x, all, false), b);   // inner dropped a, outer keeps b
+  if (all == b) return bl.reduce(n.op(), x, all, false);              // inner kept a, outer drops a and more
+  return bl.squeeze(bl.reduce(n.op(), x, all, true), b);              // inner kept a, outer drops b
 }
 
 // A reduction over no axes or static-1 axes only moves no values.

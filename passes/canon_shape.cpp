@@ -99,6 +99,14 @@ bool distinct_indices(const Node& idx, std::int64_t n) {
   return true;
 }
 
+// An operand of an elementwise op (or fill_like) with the op's run-time shape, or nullptr.
+NodeRef same_shape_operand(const Node& n) {
+  if (!ir::is_elementwise(n.op()) && n.op() != OpCode::FillLike) return nullptr;
+  for (const NodeRef& in : n.inputs())
+    if (fits_without_broadcast(in->type(), n.type())) return in;
+  return nullptr;
+}
+
 }  // namespace
 
 void shape_rules(std::vector<Rule>& r, const RuleOptions&) {
@@ -168,6 +176,19 @@ void shape_rules(std::vector<Rule>& r, const RuleOptions&) {
            if (in->input(0)->type().dims[a].size != 1) return nullptr;
          return in->input(0);
        });
+  // the shape of f(a, b) is a's when a fits it: shape-only uses look through elementwise ops
+  r.push_back(function_rule("like_ref_elementwise", "fill_like(f(a, b)) → fill_like(a), a of f's dims; also *_like refs",
+                            [](const NodeRef& n) -> NodeRef {
+                              std::size_t i = n->op() == OpCode::FillLike ? 0 : 1;
+                              if (n->op() != OpCode::FillLike && n->op() != OpCode::BroadcastLike &&
+                                  n->op() != OpCode::ReshapeLike)
+                                return nullptr;
+                              NodeRef a = same_shape_operand(*n->input(i));
+                              if (!a) return nullptr;
+                              std::vector<NodeRef> ins = n->inputs();
+                              ins[i] = a;
+                              return ir::with_inputs(*n, std::move(ins));
+                            }));
   // lifting
   rule("lift_transpose", "transpose(f(a, b)) → f(transpose(a), transpose(b)), f elementwise", OpCode::Transpose,
        [](const Node& n, const Builder& b) {

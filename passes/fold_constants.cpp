@@ -78,11 +78,12 @@ NodeRef fold(const NodeRef& node) {
                                {"dtype", n.attrs().get_dtype("dtype")}},
                          n.loc());
   if (!n.type().all_known()) return nullptr;
+  bool too_big = n.type().static_size() > kMaxFoldedElements * 16;  // too costly to evaluate here
   for (const auto& in : n.inputs()) {
     if (!is_constant_input(*in)) return nullptr;
-    if (in->type().static_size() > kMaxFoldedElements * 16) return nullptr;  // too costly to evaluate here
+    too_big |= in->type().static_size() > kMaxFoldedElements * 16;
   }
-  if (n.type().static_size() > kMaxFoldedElements * 16) return fold_uniform(node);
+  if (too_big) return fold_uniform(node);
   std::vector<Array> ins;
   for (const auto& in : n.inputs()) ins.push_back(value_of(*in));
   Array out;

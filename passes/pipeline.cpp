@@ -62,6 +62,11 @@ void check_types(const std::vector<NodeRef>& before, const std::vector<NodeRef>&
   }
 }
 
+// Rounds of the whole pipeline before giving up on a fixed point (the graph
+// is correct after any number of rounds; the random-graph test checks that
+// a second optimize changes nothing).
+constexpr int kMaxRounds = 4;
+
 }  // namespace
 
 std::vector<NodeRef> optimize(const std::vector<NodeRef>& outputs, const PipelineOptions& options) {
@@ -69,29 +74,39 @@ std::vector<NodeRef> optimize(const std::vector<NodeRef>& outputs, const Pipelin
   for (const std::string& s : dump_request_from_env()) dump.push_back(s);
   std::ostream& os = options.dump_stream ? *options.dump_stream : std::cerr;
   warn_unknown_stages(dump, os);
+  int round = 1;
   auto stage = [&](const std::string& name, const RuleSet& rules, const std::vector<NodeRef>& in) {
     std::vector<NodeRef> out = rewrite(in, rules, options.counts);
     check_types(in, out, name);
-    if (wants(dump, name)) {
+    if (wants(dump, name) && (round == 1 || out != in)) {
       ir::Graph graph;
       graph.inputs = ir::free_variables(out);
       graph.outputs = out;
       graph.output_names.assign(out.size(), "");
-      os << "# kiln IR after " << name << " (" << ir::node_count(in) << " -> " << ir::node_count(out) << " nodes)\n"
+      os << "# kiln IR after " << name << (round > 1 ? " (round " + std::to_string(round) + ")" : "") << " ("
+         << ir::node_count(in) << " -> " << ir::node_count(out) << " nodes)\n"
          << ir::print_graph(graph);
     }
     return out;
   };
 
   const RuleSet canonicalize = canonicalize_rules(options.rules);
+  const RuleSet stabilize = stabilize_rules(options.rules);
+  const RuleSet specialize = specialize_rules(options.rules);
   std::vector<NodeRef> g = outputs;
-  g = stage("canonicalize", canonicalize, g);
-  g = stage("stabilize", stabilize_rules(options.rules), g);
-  // The stable forms come out in the shape their rule wrote them
-  // (neg(softplus(neg(neg(x)))), sums of x - max(x) terms); the canonicalize
-  // rules tidy them before specialize picks the backend forms.
-  g = stage("cleanup", canonicalize, g);
-  g = stage("specialize", specialize_rules(options.rules), g);
+  for (; round <= kMaxRounds; ++round) {
+    std::vector<NodeRef> start = g;
+    g = stage("canonicalize", canonicalize, g);
+    g = stage("stabilize", stabilize, g);
+    // The stable forms come out as their rules wrote them
+    // (neg(softplus(neg(neg(x))))); the canonicalize rules tidy them.
+    g = stage("cleanup", canonicalize, g);
+    g = stage("specialize", specialize, g);
+    // Specialize's forms can open new canonicalize rewrites (square(neg(x))
+    // becomes mul(neg(x), neg(x))): go round again until nothing changes,
+    // so that optimising an optimised graph leaves it as it is.
+    if (g == start) break;
+  }
   return g;
 }
 

@@ -1,8 +1,8 @@
 #include "passes/rewrite.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <set>
 #include <sstream>
 
 #include "ir/graph.hpp"
@@ -304,12 +304,14 @@ std::vector<NodeRef> rewrite(const std::vector<NodeRef>& outputs, const RuleSet&
     else any_op.push_back(&r);
   }
   std::vector<NodeRef> current = outputs;
-  std::set<std::vector<const Node*>> seen;
+  // Every graph seen so far, kept alive: a node's address identifies its
+  // structure only while the node lives (hash-consing), so remembering bare
+  // pointers would mistake a new node at a freed node's address for a cycle.
+  std::vector<std::vector<NodeRef>> seen;
   std::map<std::string, int> last_fired;
   for (int iter = 0; iter < options.max_iterations; ++iter) {
-    std::vector<const Node*> key;
-    for (auto& o : current) key.push_back(o.get());
-    if (!seen.insert(key).second) break;  // back to an earlier graph: a cycle
+    if (std::find(seen.begin(), seen.end(), current) != seen.end()) break;  // back to an earlier graph: a cycle
+    seen.push_back(current);
     last_fired.clear();
     std::unordered_map<const Node*, NodeRef> done;
     std::unordered_map<const Node*, NodeRef> owner;

@@ -6,6 +6,11 @@
 // log(1 - sigmoid(x)) sees log(sigmoid(-x)) (one_minus_sigmoid fired first),
 // log(1 - exp(x)) arrives as log(-expm1(x)), and log(softmax(x)) arrives with
 // the softmax already shifted. The rules are written for what they see.
+//
+// Signed zeros (as canonicalize's x + 0 → x): a rewritten form can give the
+// other zero. For x = -0, log1p(x) and expm1(x) are -0 where log(1 + x) and
+// exp(x) - 1 are +0; for x = +0, log1p(-x) and -expm1(x) are -0 where
+// log(1 - x) and 1 - exp(x) are +0. Only atan2, 1/x and the like tell.
 #include <cmath>
 #include <numbers>
 
@@ -18,14 +23,33 @@ namespace {
 
 using Axes = std::vector<std::int64_t>;
 
-// x - stop_gradient(m) with m = max(x) or where(isfinite(max(x)), max(x), 0):
-// already shifted by its max (by the front end's softmax, logsumexp,
-// log_softmax or by these rules), so not to be shifted again.
+// stop_gradient(max(y)) or stop_gradient(where(isfinite(max(y)), max(y), 0)).
+bool is_max_shift(const ir::Node& n) {
+  if (n.op() != OpCode::StopGradient) return false;
+  const ir::Node* m = n.input(0).get();
+  if (m->op() == OpCode::Where) m = m->input(1).get();
+  return m->op() == OpCode::Max;
+}
+
+// x - stop_gradient(max(x)): already shifted by its max (by the front end's
+// softmax, logsumexp, log_softmax or by these rules), so not to be shifted
+// again. Canonicalize may have regrouped the sum ((a - b) - m becomes
+// a - (b + m)), so any subtracted shift among x's terms counts.
 bool is_max_shifted(const NodeRef& x) {
-  if (x->op() != OpCode::Sub || x->input(1)->op() != OpCode::StopGradient) return false;
-  NodeRef m = x->input(1)->input(0);
-  if (m->op() == OpCode::Where) m = m->input(1);
-  return m->op() == OpCode::Max && m->input(0) == x->input(0);
+  std::vector<std::pair<const ir::Node*, bool>> terms{{x.get(), false}};  // (term, subtracted)
+  while (!terms.empty()) {
+    auto [n, minus] = terms.back();
+    terms.pop_back();
+    if (n->op() == OpCode::Add || n->op() == OpCode::Sub) {
+      terms.push_back({n->input(0).get(), minus});
+      terms.push_back({n->input(1).get(), n->op() == OpCode::Sub ? !minus : minus});
+    } else if (n->op() == OpCode::Neg) {
+      terms.push_back({n->input(0).get(), !minus});
+    } else if (minus && is_max_shift(*n)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // stop_gradient(where(isfinite(max(x)), max(x), 0)) over `axes`, dims kept:
@@ -92,7 +116,8 @@ NodeRef stable_log_erfc(const NodeRef& n) {
   if (erfc->op() != OpCode::Erfc) return nullptr;
   const NodeRef& x = erfc->input(0);
   const double t = log_erfc_threshold(x->dtype());
-  if (x->op() == OpCode::Minimum && is_constant_value(*x->input(1), t)) return nullptr;  // already split
+  if (x->op() == OpCode::Minimum && (is_constant_value(*x->input(0), t) || is_constant_value(*x->input(1), t)))
+    return nullptr;  // already split
   Builder b(n->loc());
   NodeRef th = b.like(t, x);
   NodeRef small = b.unary(OpCode::Log, b.unary(OpCode::Erfc, b.op(OpCode::Minimum, {x, th})));

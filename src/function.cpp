@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "codegen/native_function.hpp"
 #include "ir/graph.hpp"
 #include "ir/interpreter.hpp"
 #include "ir/printer.hpp"
@@ -121,6 +122,7 @@ struct Function::Impl {
   std::vector<std::pair<NodeRef, NodeRef>> updates;  // shared node, new value
   std::vector<std::pair<NodeRef, std::shared_ptr<SharedState>>> shared;  // every shared variable read or written
   Backend backend = Backend::Interpreter;
+  std::shared_ptr<const codegen::NativeFunction> native;  // Backend::Native: the compiled plan
   SourceLoc loc;
 };
 
@@ -213,6 +215,7 @@ Function function(const std::vector<Tensor>& inputs, const std::vector<Tensor>& 
   for (auto& [v, e] : impl->updates) all.push_back(v);
   for (const NodeRef& var : ir::free_variables(all))
     if (var->op() == OpCode::Shared) impl->shared.push_back({var, shared_state(var->attrs().get_int("id"))});
+  if (impl->backend == Backend::Native) impl->native = std::make_shared<const codegen::NativeFunction>(roots);
   Function f;
   f.impl_ = impl;
   return f;
@@ -267,7 +270,7 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   }
   std::vector<NodeRef> roots = f.outputs;
   for (auto& [v, e] : f.updates) roots.push_back(e);
-  std::vector<Array> results = ir::interpret(roots, bind);
+  std::vector<Array> results = f.native ? f.native->run(bind) : ir::interpret(roots, bind);
   // Check every update before applying any, so that a failing call leaves
   // all shared variables as they were.
   std::vector<std::pair<std::shared_ptr<SharedState>, Array>> commit;

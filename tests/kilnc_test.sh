@@ -6,7 +6,7 @@
 # Exits non-zero if any check fails. Needs bash and coreutils only (no
 # Python, no NumPy): the expected results are committed files.
 #
-# Test data, in tests/data/text/:
+# Test data, in tests/data/text/ (the graphs for opt are written below):
 #   affine.kiln            a hand-written graph, deliberately not in normal
 #                          form (named refs, comments, spacing): y = x*2+1,
 #                          x @ w with a shared w, and x > 0
@@ -171,6 +171,81 @@ expect_error "grad: missing --wrt" "missing --wrt" grad "$DATA/sumdot.kiln" --of
 expect_error "grad: unknown output" "no output named or numbered 'nope'" grad "$DATA/sumdot.kiln" --of nope --wrt w
 expect_error "grad: unknown wrt" "no input or shared variable named 'q'" grad "$DATA/sumdot.kiln" --of loss --wrt q
 expect_error "grad: non-scalar output" "must be a float scalar" grad "$DATA/affine.kiln" --of y --wrt x
+
+# ---- opt: the rewrite pipeline; rules: the rule sets ----
+cat >"$TMP/stab.kiln" <<'EOF2'
+kiln.graph v1
+%x = input "x" id=1 : f64[?,3]
+%one = constant 1 : f64[]
+%s = add(%one, %x) : f64[?,3]
+%l = log(%s) : f64[?,3]
+%d = sub(%x, %x) : f64[?,3]
+output "l" = %l
+output "d" = %d
+EOF2
+if expect_ok "opt" opt "$TMP/stab.kiln"; then
+  contains "opt: log(1 + x) becomes log1p(x)" "$TMP/out" "log1p(%0)"
+  contains "opt keeps the output names" "$TMP/out" 'output "d" = '
+  checks=$((checks + 1))
+  grep -q ' = log(\| = sub(' "$TMP/out" && fail "opt: log or sub left in the optimised graph:" && sed 's/^/    /' "$TMP/out" >&2
+  cp "$TMP/out" "$TMP/stab.opt.kiln"
+  expect_ok "opt output parses" print "$TMP/stab.opt.kiln"
+  expect_ok "opt is idempotent" opt "$TMP/stab.opt.kiln" && same_file "opt is idempotent" "$TMP/out" "$TMP/stab.opt.kiln"
+fi
+if expect_ok "opt --strict-ieee" opt --strict-ieee "$TMP/stab.kiln"; then
+  contains "opt --strict-ieee keeps x - x" "$TMP/out" "sub(%0, %0)"
+fi
+if expect_ok "opt --counts" opt "$TMP/stab.kiln" --counts; then
+  contains "opt --counts: nodes" "$TMP/out" "# nodes: 5 before, 3 after"
+  contains "opt --counts: ops" "$TMP/out" "# op log: 1 before, 0 after"
+  contains "opt --counts: rules" "$TMP/out" "# fired log1p: 1"
+  cp "$TMP/out" "$TMP/counts.kiln"
+  expect_ok "opt --counts output parses" print "$TMP/counts.kiln"
+fi
+if expect_ok "opt --dump-after" opt "$TMP/stab.kiln" --dump-after canonicalize; then
+  contains "opt --dump-after canonicalize" "$TMP/err" "# kiln IR after canonicalize"
+  checks=$((checks + 1))
+  grep -q "after stabilize" "$TMP/err" && fail "opt --dump-after canonicalize also dumped stabilize"
+fi
+if expect_ok "opt --dump-after all" opt "$TMP/stab.kiln" --dump-after=all; then
+  for stage in canonicalize stabilize cleanup specialize; do
+    contains "opt --dump-after all: $stage" "$TMP/err" "# kiln IR after $stage"
+  done
+fi
+# The optimised gradient graph computes the same gradient.
+if expect_ok "grad for opt" grad "$DATA/sumdot.kiln" --of loss --wrt w; then
+  cp "$TMP/out" "$TMP/sumdot_grad.kiln"
+  if expect_ok "opt the gradient graph" opt "$TMP/sumdot_grad.kiln"; then
+    cp "$TMP/out" "$TMP/sumdot_grad.opt.kiln"
+    if expect_ok "run the optimised gradient graph" run "$TMP/sumdot_grad.opt.kiln" --input x="$DATA/x.npy" \
+        --input w="$DATA/w.npy" --output-dir "$TMP/grad_opt"; then
+      same_file "opt: grad_w" "$TMP/grad_opt/grad_w.npy" "$DATA/expected_grad_w.npy"
+    fi
+  fi
+fi
+expect_ok "help opt" help opt && contains "help opt" "$TMP/out" "usage: kilnc opt FILE"
+expect_error "opt without FILE" "opt: missing FILE" opt
+expect_error "opt: unknown stage" "unknown stage 'canonicalise'" opt "$TMP/stab.kiln" --dump-after canonicalise
+expect_error "opt: unknown option" "opt: unknown option '--fast'" opt "$TMP/stab.kiln" --fast
+
+if expect_ok "rules" rules; then
+  checks=$((checks + 1))
+  grep -Eq '^canonicalize +add_zero +add\(x, 0\) -> x$' "$TMP/out" || fail "rules: no add_zero line in canonicalize"
+  checks=$((checks + 1))
+  grep -Eq '^stabilize +log1p +log\(add\(1, x\)\) -> log1p\(x\)$' "$TMP/out" || fail "rules: no log1p line in stabilize"
+  checks=$((checks + 1))
+  grep -Eq '^specialize +[a-z_0-9]+ +' "$TMP/out" || fail "rules: no specialize rules"
+  checks=$((checks + 1))
+  grep -Evq '^(canonicalize|stabilize|specialize) +[a-z_0-9]+ +[^ ]' "$TMP/out" && fail "rules: a line is not 'set  name  text'"
+  cp "$TMP/out" "$TMP/rules.txt"
+fi
+# Some rules hold only for finite values; strict IEEE leaves them out.
+if expect_ok "rules --strict-ieee" rules --strict-ieee; then
+  checks=$((checks + 1))
+  [ "$(wc -l <"$TMP/out")" -lt "$(wc -l <"$TMP/rules.txt")" ] || fail "rules --strict-ieee lists as many rules as rules"
+fi
+expect_ok "help rules" help rules && contains "help rules" "$TMP/out" "usage: kilnc rules"
+expect_error "rules: unexpected argument" "rules: unexpected argument 'x'" rules x
 
 # ---- errors: status 1 and a message, never a crash ----
 expect_error "no command" "missing COMMAND"

@@ -2,6 +2,7 @@
 
 #include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LLVMContext.h>
@@ -153,6 +154,14 @@ void Jit::add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm:
   }
   if (auto e = jit_->addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(ctx))))
     throw RuntimeError("kiln: the LLVM JIT rejected a module: " + to_string(std::move(e)));
+}
+
+void Jit::define_symbol(const std::string& name, void* address) {
+  llvm::orc::SymbolMap syms;
+  syms[jit_->mangleAndIntern(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                       llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+  if (auto e = jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms))))
+    throw RuntimeError("kiln: cannot define JIT symbol '" + name + "': " + to_string(std::move(e)));
 }
 
 void* Jit::lookup(const std::string& name) {

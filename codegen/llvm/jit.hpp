@@ -29,6 +29,9 @@ class Jit {
   // library, and adds it. Returns the optimised IR text when asked (tests).
   void add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> ctx,
                   std::string* optimized_ir = nullptr);
+  // Makes `name` resolve to `address` in modules added later (runtime
+  // helpers that generated code calls).
+  void define_symbol(const std::string& name, void* address);
   // The address of a function added earlier (a kiln::InternalError if absent).
   void* lookup(const std::string& name);
 

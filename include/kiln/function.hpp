@@ -24,6 +24,7 @@ namespace kiln {
 
 enum class Backend {
   Interpreter,  // the reference interpreter (the oracle; slow)
+  Native,       // LLVM-compiled CPU code: fused elementwise kernels (other ops still interpreted)
 };
 
 struct FunctionOptions {

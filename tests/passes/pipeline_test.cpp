@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <regex>
@@ -199,7 +200,7 @@ TEST(PipelineFunction, StrictIeeeKeepsIdentitiesThatFailForInfAndNan) {
   Function strict = function({x}, {x - x}, {.strict_ieee = true});
   EXPECT_EQ(fast.graph_text().find("sub("), std::string::npos) << fast.graph_text();
   EXPECT_NE(strict.graph_text().find("sub("), std::string::npos) << strict.graph_text();
-  Array v = Array::from({1.0, INFINITY, NAN});
+  Array v = Array::from({1.0, std::numeric_limits<double>::infinity(), std::nan("")});
   std::vector<double> a = fast(v)[0].to_doubles(), b = strict(v)[0].to_doubles();
   EXPECT_EQ(a, (std::vector<double>{0, 0, 0}));
   EXPECT_EQ(b[0], 0);

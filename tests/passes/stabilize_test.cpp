@@ -242,6 +242,28 @@ std::vector<GoldenCase> golden_cases() {
           %s = sum(%e) axes=[0] keepdims=false : f32[3]
           %y = div(%e, %s) : f32[4,3]
           output %y)"},
+      // x - y shifted by m is regrouped by canonicalize as x - (y + m): still shifted.
+      {"stable_softmax_of_a_difference", {"stable_softmax"},
+       R"(%x = input "x" : f64[2,3]
+          %y = input "y" : f64[2,3]
+          %d0 = sub(%x, %y) : f64[2,3]
+          %e = exp(%d0) : f64[2,3]
+          %s = sum(%e) axes=[1] keepdims=true : f64[2,1]
+          %p = div(%e, %s) : f64[2,3]
+          output %p)",
+       R"(%x = input "x" : f64[2,3]
+          %y = input "y" : f64[2,3]
+          %d0 = sub(%x, %y) : f64[2,3]
+          %mx = max(%d0) axes=[1] keepdims=true : f64[2,1]
+          %fin = isfinite(%mx) : bool[2,1]
+          %zero = constant 0 : f64[]
+          %w = where(%fin, %mx, %zero) : f64[2,1]
+          %m = stop_gradient(%w) : f64[2,1]
+          %d = sub(%d0, %m) : f64[2,3]
+          %e = exp(%d) : f64[2,3]
+          %s = sum(%e) axes=[1] keepdims=true : f64[2,1]
+          %p = div(%e, %s) : f64[2,3]
+          output %p)"},
       // Summed over the last axis without keepdims the quotient pairs row i
       // with the sum of row j: not a softmax, left alone.
       {"stable_softmax_not_a_softmax", {},
@@ -347,6 +369,18 @@ std::vector<GoldenCase> golden_cases() {
           %y = log(%e) : f32[3]
           output %y)",
        log_erfc_expected("f32", "9"), 5, 9.15},
+      {"log_erfc_bf16_across_threshold", {"log_erfc"},
+       R"(%x = input "x" : bf16[3]
+          %e = erfc(%x) : bf16[3]
+          %y = log(%e) : bf16[3]
+          output %y)",
+       log_erfc_expected("bf16", "9"), 5, 9.15},
+      {"log_erfc_f16_across_threshold", {"log_erfc"},
+       R"(%x = input "x" : f16[3]
+          %e = erfc(%x) : f16[3]
+          %y = log(%e) : f16[3]
+          output %y)",
+       log_erfc_expected("f16", "2.75"), 2, 2.84},
   };
 }
 
@@ -366,6 +400,10 @@ TEST_P(StabilizeRule, GoldenDifferentialFiresIdempotent) {
   Graph twice = apply(once, stabilize(), &again);
   EXPECT_EQ(twice.outputs, once.outputs);
   EXPECT_TRUE(again.empty()) << again.begin()->first;
+  // So is the whole pipeline, although canonicalize regroups the shifted
+  // sums ((a - b) - m becomes a - (b + m)).
+  std::vector<NodeRef> optimized = kiln::passes::optimize(once.outputs);
+  EXPECT_EQ(kiln::passes::optimize(optimized), optimized);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stabilize, StabilizeRule, ::testing::ValuesIn(golden_cases()),

@@ -1,0 +1,40 @@
+// The native CPU executor: a graph partitioned into fused kernels (compiled
+// once with LLVM) and host steps (the interpreter's eval_node), run in order.
+//
+// Compiling looks every kernel up in a process-wide in-memory cache keyed by
+// the kernel IR's text; the kernels a plan still needs are compiled together
+// in one LLVM module. Running binds the inputs, checks run-time shapes with
+// the interpreter's rules and messages, allocates each kernel's output
+// (C-contiguous) and calls it over all its rows.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "codegen/partition.hpp"
+#include "ir/interpreter.hpp"
+
+namespace kiln::codegen {
+
+class NativeFunction {
+ public:
+  // Partitions and compiles the graph computing `roots`.
+  explicit NativeFunction(const std::vector<ir::NodeRef>& roots);
+
+  // Like ir::interpret: fresh C-contiguous results sharing no memory with
+  // the bindings (an output that is a leaf, or repeated, is copied).
+  std::vector<Array> run(const ir::Bindings& bindings) const;
+
+  const Plan& plan() const { return plan_; }
+  // The text of each kernel (plan order), for tests and debugging.
+  std::vector<std::string> kernel_texts() const;
+
+ private:
+  Plan plan_;
+  std::vector<KilnKernelFn> fns_;  // per cluster
+};
+
+// Number of kernels compiled by this process so far (cache misses; tests).
+std::size_t native_kernels_compiled();
+
+}  // namespace kiln::codegen

@@ -1,0 +1,46 @@
+// Partitioning a graph into steps: fused elementwise kernels and host ops.
+//
+// Maximal regions of elementwise nodes become one Kernel each: a node joins
+// its consumer's cluster when every user of it is in that same cluster (and
+// it is not itself an output), so each cluster has one output, its root.
+// 0-d constants are folded into the kernels that read them. Everything else
+// (leaves, reductions, matmul, shape ops, indexing) is a host step, run by the
+// interpreter's ir::eval_node for now; later slices turn host steps into
+// kernels, BLAS calls and views without changing this shape.
+#pragma once
+
+#include <vector>
+
+#include "codegen/kernel.hpp"
+#include "ir/node.hpp"
+
+namespace kiln::codegen {
+
+struct Cluster {
+  const ir::Node* root = nullptr;
+  std::vector<const ir::Node*> nodes;   // the fused nodes, inputs before users, root last
+  std::vector<const ir::Node*> inputs;  // the values the kernel reads, operand order
+  Kernel kernel;
+};
+
+struct Step {
+  enum class Kind : std::uint8_t { Host, Kernel };
+  Kind kind = Kind::Host;
+  const ir::Node* node = nullptr;  // Host: the node to evaluate; Kernel: the cluster's root
+  int cluster = -1;                // Kernel: index into Plan::clusters
+};
+
+struct Plan {
+  std::vector<ir::NodeRef> roots;  // keeps the graph alive
+  std::vector<Step> steps;         // in an order that respects every dependence
+  std::vector<Cluster> clusters;
+  std::size_t num_kernels() const { return clusters.size(); }
+};
+
+// Partitions the graph computing `roots` (after passes::optimize).
+Plan partition(const std::vector<ir::NodeRef>& roots);
+
+// Is `n` a 0-d constant that kernels fold in as a literal?
+bool is_inline_constant(const ir::Node& n);
+
+}  // namespace kiln::codegen
