@@ -6,7 +6,8 @@
 // (x + x → mul(x, 2), 2*x - x → x), x - x cancelled, and the 0-d constants
 // combined into one constant c written with a positive sign (x + -1 →
 // sub(x, 1)) — the forms stabilize's patterns expect (sub(exp(x), 1),
-// sub(1, sigmoid(x))).
+// sub(1, sigmoid(x))). One exception: a shift x - stop_gradient(m) (the
+// max shift of softmax and logsumexp) stays one term, see is_shift.
 //
 // A product (a tree of mul, div, reciprocal, neg, and pow with a constant
 // integer exponent) becomes
@@ -19,9 +20,12 @@
 // Cancelling (x - x → 0, (a*b)/b → a) holds for finite values only; it is
 // applied to floats unless strict_ieee (Theano's choice), to integers always.
 // Reordering float sums and products changes rounding, as in Theano.
+#include <algorithm>
 #include <cmath>
-#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include "passes/canon_rules.hpp"
 
@@ -47,14 +51,6 @@ NodeRef chain(OpCode op, const std::vector<NodeRef>& xs, const Builder& b) {
   return r;
 }
 
-// Can a coefficient or exponent k be a constant of dtype t?
-bool representable(double k, DType t) {
-  if (is_float(t)) return std::isfinite(k);
-  if (k != std::floor(k)) return false;
-  double hi = is_unsigned_int(t) ? 255 : std::ldexp(1.0, int_bits(t)) - 1;
-  return std::fabs(k) <= std::min(hi, 9007199254740991.0);
-}
-
 // A constant's sign moved out: c < 0 becomes -c and flips `negative`
 // (floats, and signed integers other than the minimum). In sums, u8
 // constants from 128 up count as negative too (x + 255 is x - 1).
@@ -66,6 +62,16 @@ Array positive_part(const Array& c, bool& negative, bool in_sum) {
   if (!flip) return c;
   negative = !negative;
   return eval_scalar(OpCode::Neg, {c});
+}
+
+// Terms (factors) grouped by base, and by sign where nothing may cancel.
+using GroupKey = std::pair<const Node*, int>;
+struct GroupKeyHash {
+  std::size_t operator()(const GroupKey& k) const { return std::hash<const Node*>()(k.first) ^ k.second; }
+};
+
+void sort_terms(std::vector<NodeRef>& xs) {
+  if (!std::is_sorted(xs.begin(), xs.end(), term_less)) std::sort(xs.begin(), xs.end(), term_less);
 }
 
 // ---- products ----
@@ -143,8 +149,8 @@ NodeRef canonical_product(const NodeRef& node, const RuleOptions& o) {
   flatten_product(node, p);
   // Group equal bases; without finite identities numerator and denominator stay apart.
   bool cancel = finite_identities(o, t);
-  std::map<std::pair<const Node*, int>, std::vector<const Factor*>> groups;
-  std::vector<std::pair<const Node*, int>> order;
+  std::unordered_map<GroupKey, std::vector<const Factor*>, GroupKeyHash> groups;
+  std::vector<GroupKey> order;
   for (const Factor& f : p.factors) {
     auto key = std::make_pair(f.base.get(), cancel ? 0 : (f.exp > 0 ? 1 : -1));
     if (groups[key].empty()) order.push_back(key);
@@ -172,8 +178,8 @@ NodeRef canonical_product(const NodeRef& node, const RuleOptions& o) {
     p.num_c = eval_scalar(OpCode::Div, {*p.num_c, *p.den_c});
     p.den_c.reset();
   }
-  std::sort(num.begin(), num.end(), term_less);
-  std::sort(den.begin(), den.end(), term_less);
+  sort_terms(num);
+  sort_terms(den);
   if (p.den_c) den.push_back(const_node(*p.den_c, n.loc()));
   NodeRef top = chain(OpCode::Mul, num, b), bottom = chain(OpCode::Mul, den, b), r;
   if (bottom && top) {
@@ -215,7 +221,15 @@ std::pair<NodeRef, double> split_coefficient(const NodeRef& term) {
   return {term, 1.0};
 }
 
-// base * |k| as a canonical product.
+// An integer coefficient wrapped into the signed range of t's width (u8
+// too, so that -1 stays -1): sums of integers wrap, so coefficients may.
+double wrap_to_width(double k, DType t) {
+  int shift = 64 - int_bits(t);
+  auto u = static_cast<std::uint64_t>(static_cast<std::int64_t>(k)) << shift;
+  return static_cast<double>(static_cast<std::int64_t>(u) >> shift);
+}
+
+// base * k as a canonical product.
 NodeRef scale(const NodeRef& base, double k, const RuleOptions& o) {
   if (k == 1) return base;
   Builder b(base->loc());
@@ -232,10 +246,8 @@ bool collect_like_terms(std::vector<Term>& terms, std::vector<NodeRef>& cancelle
     double coef = 0;
     std::vector<const Term*> members;
   };
-  std::map<std::pair<const Node*, int>, Group> groups;
-  std::vector<std::pair<const Node*, int>> order;
-  std::vector<std::pair<NodeRef, double>> split;
-  split.reserve(terms.size());
+  std::unordered_map<GroupKey, Group, GroupKeyHash> groups;
+  std::vector<GroupKey> order;
   for (const Term& term : terms) {
     auto [base, c] = split_coefficient(term.node);
     if (term.negated) c = -c;
@@ -250,19 +262,26 @@ bool collect_like_terms(std::vector<Term>& terms, std::vector<NodeRef>& cancelle
   bool merged = false;
   for (const auto& key : order) {
     const Group& g = groups[key];
-    if (g.members.size() == 1 || !representable(std::fabs(g.coef), t)) {
+    double k = is_float(t) ? g.coef : wrap_to_width(g.coef, t);  // x*100 + x*100 is x*-56 in i8
+    if (g.members.size() == 1 || (!representable(std::fabs(k), t) && k != -std::ldexp(1.0, value_bits(t)))) {
       for (const Term* m : g.members) out.push_back(*m);
       continue;
     }
     merged = true;
-    if (g.coef == 0)
+    bool negative = k < 0 && representable(-k, t);  // not i8 -128: its magnitude is no i8
+    if (k == 0)
       cancelled.push_back(g.base);
     else
-      out.push_back({scale(g.base, std::fabs(g.coef), o), g.coef < 0});
+      out.push_back({scale(g.base, negative ? -k : k, o), negative});
   }
   terms = std::move(out);
   return merged;
 }
+
+// x - stop_gradient(m) is a shift by a max (softmax, logsumexp, the
+// stabilize rules): kept as one term, since regrouping (x - m) - L into
+// x - (L + m) rounds L to the precision of m and undoes the stabilization.
+bool is_shift(const Node& n) { return n.op() == OpCode::Sub && n.input(1)->op() == OpCode::StopGradient; }
 
 void flatten_sum(const NodeRef& root, std::vector<Term>& terms, std::optional<Array>& constant) {
   std::vector<Term> stack{{root, false}};
@@ -270,7 +289,9 @@ void flatten_sum(const NodeRef& root, std::vector<Term>& terms, std::optional<Ar
     Term x = stack.back();
     stack.pop_back();
     const NodeRef& n = x.node;
-    if (n->op() == OpCode::Add || n->op() == OpCode::Sub) {
+    if (n != root && is_shift(*n)) {
+      terms.push_back(x);
+    } else if (n->op() == OpCode::Add || n->op() == OpCode::Sub) {
       stack.push_back({n->input(1), n->op() == OpCode::Sub ? !x.negated : x.negated});
       stack.push_back({n->input(0), x.negated});
     } else if (n->op() == OpCode::Neg) {
@@ -283,6 +304,22 @@ void flatten_sum(const NodeRef& root, std::vector<Term>& terms, std::optional<Ar
       terms.push_back(x);
     }
   }
+}
+
+// Is n the left chain add(add(xs[0], xs[1]), ...)?
+bool is_chain(const Node* n, const std::vector<NodeRef>& xs) {
+  for (std::size_t i = xs.size() - 1; i > 0; --i) {
+    if (n->op() != OpCode::Add || n->input(1) != xs[i]) return false;
+    n = n->input(0).get();
+  }
+  return n == xs[0].get();
+}
+
+// Is the sum node already sub(chain(pos), chain(neg)) (neg(...), chain(pos))?
+bool already_built(const NodeRef& n, const std::vector<NodeRef>& pos, const std::vector<NodeRef>& neg) {
+  if (pos.empty()) return !neg.empty() && n->op() == OpCode::Neg && is_chain(n->input(0).get(), neg);
+  if (neg.empty()) return is_chain(n.get(), pos);
+  return n->op() == OpCode::Sub && is_chain(n->input(0).get(), pos) && is_chain(n->input(1).get(), neg);
 }
 
 // The canonical form of a sum node (add, sub, neg), or nullptr.
@@ -299,13 +336,14 @@ NodeRef canonical_sum(const NodeRef& node, const RuleOptions& o) {
   }
   std::vector<NodeRef> pos, neg;
   for (const Term& term : terms) (term.negated ? neg : pos).push_back(term.node);
-  std::sort(pos.begin(), pos.end(), term_less);
-  std::sort(neg.begin(), neg.end(), term_less);
+  sort_terms(pos);
+  sort_terms(neg);
   if (constant && constant->to_doubles()[0] != 0) {  // a zero constant is dropped (x + 0 → x)
     bool negative = false;
     Array c = positive_part(*constant, negative, true);
     (negative ? neg : pos).push_back(const_node(c, n.loc()));
   }
+  if (cancelled.empty() && already_built(node, pos, neg)) return nullptr;  // cheaper than rebuilding to find out
   NodeRef p = chain(OpCode::Add, pos, b), m = chain(OpCode::Add, neg, b), r;
   if (p && m) r = b.sub(p, m);
   else if (m) r = b.neg(m);
@@ -314,15 +352,55 @@ NodeRef canonical_sum(const NodeRef& node, const RuleOptions& o) {
   return broadcast_back(r, n, cancelled);
 }
 
+// A canonical form is a function of the node alone (nodes are immutable and
+// hash-consed), and the engine asks again for every node of every sweep:
+// remembered, so re-checking a canonical sum of n terms costs a lookup, not
+// a rebuild of n nodes. (Building one is still O(n) at every level of an
+// n-term chain, as in Theano.)
+class Memo {
+ public:
+  template <class F>
+  NodeRef get(const NodeRef& n, F canonical) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = map_.find(n.get());
+      if (it != map_.end() && it->second.node.lock() == n)
+        if (NodeRef r = it->second.result.lock()) return r == n ? nullptr : r;
+    }
+    NodeRef r = canonical(n);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (map_.size() > (1u << 16)) map_.clear();  // forget nodes long gone
+    map_[n.get()] = {n, r ? r : n};
+    if (r) map_[r.get()] = {r, r};  // a canonical form is its own
+    return r;
+  }
+
+ private:
+  struct Entry {
+    std::weak_ptr<const Node> node, result;
+  };
+  std::mutex mu_;
+  std::unordered_map<const Node*, Entry> map_;
+};
+
 }  // namespace
 
 void add_mul_rules(std::vector<Rule>& r, const RuleOptions& o) {
+  auto sums = std::make_shared<Memo>(), products = std::make_shared<Memo>();
   // flatten add/sub/neg trees: sorted terms, like terms collected, constants combined
   r.push_back(function_rule("canonical_sum", "a + b - c → sub(add(a, b), c), sorted, collected, combined",
-                            [o](const NodeRef& n) { return canonical_sum(n, o); }));
+                            [o, sums](const NodeRef& n) -> NodeRef {
+                              if (n->op() != OpCode::Add && n->op() != OpCode::Sub && n->op() != OpCode::Neg)
+                                return nullptr;
+                              return sums->get(n, [&o](const NodeRef& m) { return canonical_sum(m, o); });
+                            }));
   // flatten mul/div/reciprocal/neg trees: sorted factors, powers collected, one constant, one neg
   r.push_back(function_rule("canonical_product", "a * b / c → div(mul(a, b), c), sorted, pow(x, k), combined",
-                            [o](const NodeRef& n) { return canonical_product(n, o); }));
+                            [o, products](const NodeRef& n) -> NodeRef {
+                              if (n->op() != OpCode::Mul && n->op() != OpCode::Div && n->op() != OpCode::Reciprocal)
+                                return nullptr;
+                              return products->get(n, [&o](const NodeRef& m) { return canonical_product(m, o); });
+                            }));
 }
 
 }  // namespace kiln::passes::canon

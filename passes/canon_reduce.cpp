@@ -76,7 +76,7 @@ NodeRef reduce_broadcast(const Node& n, const Builder& bl) {
   if (real.size() == axes.size() || count == 0) return nullptr;
   NodeRef z = real.empty() ? x : bl.reduce(n.op(), x, real, true);
   if (n.op() == OpCode::Sum && count != 1) {
-    if (!is_float(x->dtype()) && count > std::ldexp(1.0, int_bits(x->dtype()))) return nullptr;
+    if (!representable(count, x->dtype())) return nullptr;
     z = bl.mul(z, count);
   }
   // z has x's rank with 1 on every reduced axis: lay it out as the result, then stretch what is left

@@ -45,6 +45,12 @@ bool fits_without_broadcast(const ir::TensorType& have, const ir::TensorType& wa
 // then broadcasts); nullptr when the refs do not get it there.
 NodeRef broadcast_back(NodeRef r, const ir::Node& n, const std::vector<NodeRef>& refs);
 
+// Bits of an integer dtype's magnitude: 7 for i8, 8 for u8 (int_bits counts the sign too).
+int value_bits(DType t);
+// Can k be a constant of dtype t: a finite number for floats, an integer of
+// magnitude at most the dtype's maximum (and exact in a double) for integers?
+bool representable(double k, DType t);
+
 // Evaluates `op` on 0-d constant arrays with the interpreter (exact dtype
 // semantics: wrapping integers, rounding once).
 Array eval_scalar(OpCode op, const std::vector<Array>& args);

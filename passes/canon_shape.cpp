@@ -40,10 +40,9 @@ bool lossless(DType from, DType to) {
     }
   };
   if (is_integer(from)) {
-    int bits = int_bits(from);  // value bits, without the sign
-    if (is_float(to)) return bits <= mantissa(to);
+    if (is_float(to)) return value_bits(from) <= mantissa(to);
     if (!is_integer(to) || (is_signed_int(from) && is_unsigned_int(to))) return false;
-    return bits <= int_bits(to);
+    return value_bits(from) <= value_bits(to);
   }
   if (is_float(from) && is_float(to)) {  // wider in both mantissa and exponent
     if (from == DType::F16) return to == DType::F32 || to == DType::F64;

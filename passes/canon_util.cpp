@@ -1,5 +1,6 @@
 // Helpers shared by the canonicalize rules (passes/canon_rules.hpp).
 #include <algorithm>
+#include <cmath>
 
 #include "ir/interpreter.hpp"
 #include "ir/printer.hpp"
@@ -90,6 +91,14 @@ NodeRef broadcast_back(NodeRef r, const Node& n, const std::vector<NodeRef>& ref
     r = b.op(OpCode::BroadcastLike, {r, big});
   }
   return fits_without_broadcast(r->type(), n.type()) || n.type().all_known() ? r : nullptr;
+}
+
+int value_bits(DType t) { return is_signed_int(t) ? int_bits(t) - 1 : int_bits(t); }
+
+bool representable(double k, DType t) {
+  if (is_float(t)) return std::isfinite(k);
+  if (k != std::floor(k)) return false;
+  return std::fabs(k) <= std::min(std::ldexp(1.0, value_bits(t)) - 1, 9007199254740991.0);
 }
 
 Array eval_scalar(OpCode op, const std::vector<Array>& args) {

@@ -48,7 +48,7 @@ NodeRef fold_uniform(const NodeRef& node) {
   std::vector<Array> vals;
   for (const auto& in : n.inputs()) {
     auto v = uniform_value(*in);
-    if (!v) return nullptr;
+    if (!v || (!is_float(in->dtype()) && std::fabs(*v) >= 9007199254740992.0)) return nullptr;  // inexact as a double
     vals.push_back(Array::scalar(*v, in->dtype()));
     ins.push_back(ir::make_node(OpCode::Constant, {}, Attrs{{"value", vals.back()}}, n.loc()));
   }

@@ -51,7 +51,7 @@ bool is_integer(DType t);   // i8..i64, u8 (not bool)
 bool is_signed_int(DType t);
 bool is_unsigned_int(DType t);
 inline bool is_bool(DType t) { return t == DType::Bool; }
-// Number of value bits of an integer type (8 for u8, 7 for i8 plus sign, ...).
+// Width in bits of an integer type (8 for i8 and u8, 64 for i64; 1 for bool).
 int int_bits(DType t);
 
 // NumPy (NEP 50) promotion of two strongly typed dtypes:

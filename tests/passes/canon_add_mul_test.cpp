@@ -156,6 +156,30 @@ TEST(CanonSum, IntegerLikeTerms) {
     output %d)");
 }
 
+// Coefficients wrap too: 100x + 100x is -56x in i8; in u8 x - 2x is -x.
+TEST(CanonSum, IntegerCoefficientsWrap) {
+  check_canon("canonical_sum", R"(
+    %x = input "x" : i8[3]
+    %c = constant 100 : i8[]
+    %a = mul(%x, %c) : i8[3]
+    %b = mul(%c, %x) : i8[3]
+    %d = add(%a, %b) : i8[3]
+    %u = input "u" : u8[3]
+    %v = add(%u, %u) : u8[3]
+    %w = sub(%u, %v) : u8[3]
+    output %d
+    output %w)",
+              R"(
+    %x = input "x" : i8[3]
+    %c = constant 56 : i8[]
+    %a = mul(%x, %c) : i8[3]
+    %d = neg(%a) : i8[3]
+    %u = input "u" : u8[3]
+    %w = neg(%u) : u8[3]
+    output %d
+    output %w)");
+}
+
 TEST(CanonSum, TermsCancel) {
   check_canon("canonical_sum", R"(
     %x = input "x" : f64[3]
@@ -221,6 +245,39 @@ TEST(CanonSum, EverythingCancelsToZeros) {
     %x = input "x" : f64[?]
     %d = fill_like(%x) value=0.0 dtype=f64 : f64[?]
     output %d)");
+}
+
+// x - stop_gradient(max(x)) is a stabilizing shift: (x - m) - log(s) stays
+// so; regrouped as x - (log(s) + m) it would round log(s) to m's precision
+// (5e-7 for logits near 2^31 in f64, 1e-3 near 1e4 in f32).
+TEST(CanonSum, MaxShiftsStayGrouped) {
+  expect_unchanged(R"(
+    %x = input "x" : f32[3]
+    %m = max(%x) axes=[0] keepdims=true : f32[1]
+    %g = stop_gradient(%m) : f32[1]
+    %s = sub(%x, %g) : f32[3]
+    %e = exp(%s) : f32[3]
+    %t = sum(%e) axes=[0] keepdims=true : f32[1]
+    %l = log(%t) : f32[1]
+    %r = sub(%s, %l) : f32[3]
+    output %r)");
+  // the shift is one term of a bigger sum
+  check_canon("canonical_sum", R"(
+    %x = input "x" : f64[3]
+    %y = input "y" : f64[3]
+    %m = max(%x) axes=[0] keepdims=true : f64[1]
+    %g = stop_gradient(%m) : f64[1]
+    %s = sub(%x, %g) : f64[3]
+    %a = add(%s, %y) : f64[3]
+    output %a)",
+              R"(
+    %x = input "x" : f64[3]
+    %y = input "y" : f64[3]
+    %m = max(%x) axes=[0] keepdims=true : f64[1]
+    %g = stop_gradient(%m) : f64[1]
+    %s = sub(%x, %g) : f64[3]
+    %a = add(%y, %s) : f64[3]
+    output %a)");
 }
 
 // Under strict_ieee x + y - y stays (inf - inf is NaN), but x + x is still
@@ -447,6 +504,19 @@ TEST(CanonProduct, IntegerProducts) {
     output %b
     output %xx
     output %d)");
+}
+
+// The minimum integer is its own negation: no sign to move out.
+TEST(CanonProduct, MinimumIntegerConstantStays) {
+  expect_unchanged(R"(
+    %q = input "q" : i32[3]
+    %c = constant -2147483648 : i32[]
+    %m = mul(%q, %c) : i32[3]
+    %x = input "x" : i8[3]
+    %d = constant -128 : i8[]
+    %n = mul(%x, %d) : i8[3]
+    output %m
+    output %n)");
 }
 
 // Sums of products: like terms whose coefficients sit in canonical products.

@@ -129,13 +129,21 @@ TEST(CanonShape, CastChains) {
     output %u)", canon_rules(), -300, 300);
 }
 
-// i16 → f32 → i8 saturates (300 → 127) where i16 → i8 wraps (300 → 44).
-TEST(CanonShape, CastThroughFloatToNarrowerIntStays) {
+// i16 → f32 → i8 saturates (300 → 127) where i16 → i8 wraps (300 → 44);
+// u8 → i8 is not exact (200 → -56), i16 → f16 neither (2049 → 2048).
+TEST(CanonShape, LossyChainsStay) {
   expect_unchanged(R"(
     %j = input "j" : i16[3]
     %e = cast(%j) dtype=f32 : f32[3]
     %f = cast(%e) dtype=i8 : i8[3]
-    output %f)");
+    %u = input "u" : u8[3]
+    %a = cast(%u) dtype=i8 : i8[3]
+    %b = cast(%a) dtype=i16 : i16[3]
+    %h = cast(%j) dtype=f16 : f16[3]
+    %i = cast(%h) dtype=f32 : f32[3]
+    output %f
+    output %b
+    output %i)");
 }
 
 TEST(CanonShape, BroadcastToTheSameShape) {
@@ -228,6 +236,50 @@ TEST(CanonShape, ExpandDimsOfSqueeze) {
     %a = squeeze(%x) axes=[0] : f64[2]
     %b = expand_dims(%a) axes=[0] : f64[1,2]
     output %b)");
+}
+
+// Only the shape of a *_like ref matters: an elementwise ref is as good as
+// its operand of the same dims (which may let the ref's op go).
+TEST(CanonShape, LikeRefsLookThroughElementwiseOps) {
+  check_canon("like_ref_elementwise", R"(
+    %x = input "x" : f64[?]
+    %y = input "y" : f64[?]
+    %s = add(%x, %y) : f64[?]
+    %z = fill_like(%s) value=0.0 dtype=f32 : f32[?]
+    %v = input "v" : f64[1]
+    %e = exp(%s) : f64[?]
+    %b = broadcast_like(%v, %e) : f64[?]
+    %u = input "u" : f64[?,?]
+    %w = input "w" : f64[?,?]
+    %c = neg(%w) : f64[?,?]
+    %r = reshape_like(%u, %c) : f64[?,?]
+    output %z
+    output %b
+    output %r)",
+              R"(
+    %x = input "x" : f64[?]
+    %y = input "y" : f64[?]
+    %z = fill_like(%x) value=0.0 dtype=f32 : f32[?]
+    %v = input "v" : f64[1]
+    %b = broadcast_like(%v, %x) : f64[?]
+    %u = input "u" : f64[?,?]
+    %w = input "w" : f64[?,?]
+    %r = reshape_like(%u, %w) : f64[?,?]
+    output %z
+    output %b
+    output %r)");
+  // x[1] stretches in add(x, y): y's shape is the sum's
+  check_canon("like_ref_elementwise", R"(
+    %x = input "x" : f64[1]
+    %y = input "y" : f64[?]
+    %s = add(%x, %y) : f64[?]
+    %z = fill_like(%s) value=0.0 dtype=f64 : f64[?]
+    output %z)",
+              R"(
+    %x = input "x" : f64[1]
+    %y = input "y" : f64[?]
+    %z = fill_like(%y) value=0.0 dtype=f64 : f64[?]
+    output %z)");
 }
 
 // ---- lifting ----

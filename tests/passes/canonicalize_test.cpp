@@ -6,6 +6,7 @@
 // canon_shape_test.cpp, canon_reduce_test.cpp.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
@@ -386,7 +387,7 @@ TEST(CanonCleanup, MulOnesLike) {
 
 // Another fill is not a zero: add(fill_like(y, 0), fill_like(y, 2)) is 2.
 TEST(CanonCleanup, OnlyZerosAreDropped) {
-  check_canon("add_zeros_like", R"(
+  check_canon("add_zero", R"(
     %y = input "y" : f64[?]
     %z = fill_like(%y) value=0.0 dtype=f64 : f64[?]
     %t = fill_like(%y) value=2.0 dtype=f64 : f64[?]
@@ -469,6 +470,9 @@ const std::map<std::string, std::string>& firing_examples() {
       {"expand_dims_squeeze",
        "%x = input \"x\" : f64[1,2]\n%a = squeeze(%x) axes=[0] : f64[2]\n"
        "%b = expand_dims(%a) axes=[0] : f64[1,2]\noutput %b"},
+      {"like_ref_elementwise",
+       "%x = input \"x\" : f64[?]\n%e = exp(%x) : f64[?]\n%z = fill_like(%e) value=0.0 dtype=f64 : f64[?]\n"
+       "output %z"},
       {"lift_transpose",
        "%x = input \"x\" : f64[2,3]\n%a = exp(%x) : f64[2,3]\n%b = transpose(%a) perm=[1, 0] : f64[3,2]\noutput %b"},
       {"lift_slice",
@@ -632,8 +636,14 @@ class RandomExpr {
   int next_ = 0;
 };
 
+// KILN_CANON_SEEDS=N runs N expressions per test instead of 150.
+std::uint64_t random_expression_count() {
+  const char* env = std::getenv("KILN_CANON_SEEDS");
+  return env && *env ? std::strtoull(env, nullptr, 10) : 150;
+}
+
 void check_random_expressions(kiln::DType t, const kiln::passes::RuleSet& rules, double rel) {
-  for (std::uint64_t seed = 1; seed <= 150; ++seed) {
+  for (std::uint64_t seed = 1; seed <= random_expression_count(); ++seed) {
     std::string text = RandomExpr(seed, t).text();
     SCOPED_TRACE("seed " + std::to_string(seed) + ":\n" + text);
     Graph g = parse(text);
