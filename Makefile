@@ -10,7 +10,7 @@ CMAKE_FLAGS ?=
 
 # Debian packages kiln builds against (checked with dpkg, installed only when missing).
 DEPS := cmake ninja-build g++ llvm-19-dev libopenblas-dev libboost-dev libboost-math-dev \
-        libfmt-dev libgtest-dev libbenchmark-dev libeigen3-dev
+        libfmt-dev libgtest-dev libbenchmark-dev libeigen3-dev libtbb-dev
 
 .PHONY: all deps configure build run test bench install clean
 

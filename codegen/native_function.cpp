@@ -3,13 +3,18 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "codegen/blas.hpp"
 #include "codegen/llvm/emit.hpp"
 #include "codegen/llvm/jit.hpp"
+#include "codegen/views.hpp"
 #include "ir/interp_util.hpp"
+#include "runtime/parallel.hpp"
 
 namespace kiln::codegen {
 
@@ -74,6 +79,25 @@ std::vector<std::string> NativeFunction::kernel_texts() const {
 
 namespace {
 
+// A kernel splits its rows across threads (runtime/parallel.hpp) when its
+// elements times its per-element cost reach this; smaller ones run on the
+// caller alone. Measured on 2 cores: exp(x) * 2 + 1 gains from 64K elements
+// on (2x at 1M), x * 2 + 1 (memory-bound; waking a helper costs ~20 us) not
+// even at 1M.
+constexpr std::int64_t kParallelWork = std::int64_t{1} << 20;
+
+// Per-element cost: 16 for a libm-style function, 1 for other ops.
+std::int64_t kernel_cost(const Kernel& k) {
+  std::int64_t cost = 0;
+  for (const KernelExpr& e : k.body) {
+    if (e.kind != KernelExpr::Kind::Op) continue;
+    const bool heavy = ir::op_info(e.op).category == ir::OpCategory::UnaryFloat || e.op == ir::OpCode::Pow ||
+                       e.op == ir::OpCode::Atan2;
+    cost += heavy ? 16 : 1;
+  }
+  return std::max<std::int64_t>(cost, 1);
+}
+
 // Runs one fused kernel: run-time shapes of every fused node (the
 // interpreter's checks and messages), the output, the operand views.
 Array run_kernel(const Cluster& c, KilnKernelFn fn, const std::vector<const Array*>& ins) {
@@ -121,13 +145,39 @@ Array run_kernel(const Cluster& c, KilnKernelFn fn, const std::vector<const Arra
   bufs.back() = {result.raw_data(), shape.data(), strides.back().data()};
   std::int64_t rows = 1;
   for (std::size_t d = 0; d + 1 < r; ++d) rows *= shape[d];
-  fn(bufs.data(), 0, rows);
+  if (r == 0 || shape_size(shape) * kernel_cost(c.kernel) < kParallelWork) {
+    fn(bufs.data(), 0, rows);
+  } else if (rows >= 2) {
+    detail::parallel_for(static_cast<int>(std::min<std::int64_t>(rows, 64)), [&](int t, int nt) {
+      const std::int64_t begin = rows * t / nt, end = rows * (t + 1) / nt;
+      if (begin < end) fn(bufs.data(), begin, end);
+    });
+  } else {
+    // One long row: each thread runs the kernel on its own part of it.
+    const std::size_t in = r - 1;
+    detail::parallel_for(64, [&](int t, int nt) {
+      const std::int64_t begin = shape[in] * t / nt, end = shape[in] * (t + 1) / nt;
+      if (begin >= end) return;
+      Shape part_shape = shape;
+      part_shape[in] = end - begin;
+      std::vector<KilnBuffer> part = bufs;
+      for (std::size_t o = 0; o < nops; ++o) {
+        const auto es = static_cast<std::int64_t>(dtype_size(c.kernel.operands[o].dtype));
+        part[o].data = static_cast<std::byte*>(bufs[o].data) + begin * strides[o][in] * es;
+        part[o].shape = part_shape.data();
+      }
+      fn(part.data(), 0, 1);
+    });
+  }
   return result;
 }
 
 }  // namespace
 
 std::vector<Array> NativeFunction::run(const ir::Bindings& bindings) const {
+  // Buffers this call does not own (arguments, shared values, constants):
+  // a result that is a view of one is copied.
+  std::unordered_set<const Buffer*> borrowed;
   // Remaining reads of each value, so intermediates are freed early.
   std::unordered_map<const ir::Node*, std::size_t> uses;
   auto reads = [&](const Step& s) -> std::vector<const ir::Node*> {
@@ -151,12 +201,17 @@ std::vector<Array> NativeFunction::run(const ir::Bindings& bindings) const {
         ir::interp::fail(*n, std::string(n->op() == ir::OpCode::Shared ? "shared variable" : "input") + " '" +
                                  n->var_name() + "' is not bound");
       values[n] = it->second;
+      borrowed.insert(it->second.buffer().get());
       continue;
     }
-    if (s.kind == Step::Kind::Host) {
+    if (s.kind != Step::Kind::Kernel) {
       args.clear();
       for (const ir::Node* i : in) args.push_back(values.at(i));
-      values[n] = ir::eval_node(*n, args);
+      Array v = s.kind == Step::Kind::Matmul ? blas_matmul(*n, args)
+                : s.kind == Step::Kind::View ? eval_view(*n, args)
+                                             : ir::eval_node(*n, args);
+      if (ir::op_info(n->op()).category == ir::OpCategory::Leaf) borrowed.insert(v.buffer().get());
+      values[n] = std::move(v);
       args.clear();
     } else {
       std::vector<const Array*> ptrs;
@@ -168,13 +223,14 @@ std::vector<Array> NativeFunction::run(const ir::Bindings& bindings) const {
       if (--uses[i] == 0) values.erase(i);
   }
 
+  // Fresh C-contiguous results: never a view of a borrowed buffer, nor two
+  // results sharing one.
   std::vector<Array> results;
-  for (std::size_t i = 0; i < plan_.roots.size(); ++i) {
-    const ir::Node* o = plan_.roots[i].get();
-    Array v = values.at(o);
-    bool repeated = false;
-    for (std::size_t j = 0; j < i && !repeated; ++j) repeated = plan_.roots[j].get() == o;
-    if (o->op() == ir::OpCode::Input || o->op() == ir::OpCode::Shared || repeated) v = v.copy();
+  std::unordered_set<const Buffer*> returned;
+  for (const ir::NodeRef& o : plan_.roots) {
+    Array v = values.at(o.get());
+    if (!v.is_contiguous() || borrowed.count(v.buffer().get()) || returned.count(v.buffer().get())) v = v.copy();
+    returned.insert(v.buffer().get());
     results.push_back(std::move(v));
   }
   return results;

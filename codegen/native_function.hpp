@@ -1,11 +1,13 @@
 // The native CPU executor: a graph partitioned into fused kernels (compiled
-// once with LLVM) and host steps (the interpreter's eval_node), run in order.
+// once with LLVM), BLAS matmuls, views and host steps (the interpreter's
+// eval_node), run in order.
 //
 // Compiling looks every kernel up in a process-wide in-memory cache keyed by
 // the kernel IR's text; the kernels a plan still needs are compiled together
 // in one LLVM module. Running binds the inputs, checks run-time shapes with
 // the interpreter's rules and messages, allocates each kernel's output
-// (C-contiguous) and calls it over all its rows.
+// (C-contiguous) and calls it over all its rows — split across the cores
+// (runtime/parallel.hpp) when elements × per-element cost is large.
 #pragma once
 
 #include <memory>
@@ -22,7 +24,8 @@ class NativeFunction {
   explicit NativeFunction(const std::vector<ir::NodeRef>& roots);
 
   // Like ir::interpret: fresh C-contiguous results sharing no memory with
-  // the bindings (an output that is a leaf, or repeated, is copied).
+  // the bindings, constants or each other (such a view, or a strided one, is
+  // copied).
   std::vector<Array> run(const ir::Bindings& bindings) const;
 
   const Plan& plan() const { return plan_; }

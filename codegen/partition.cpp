@@ -18,6 +18,38 @@ bool is_inline_constant(const Node& n) {
 
 namespace {
 
+// The step kind of a node that is not fused into a kernel.
+Step::Kind host_kind(const Node& n) {
+  switch (n.op()) {
+    case OpCode::Matmul:
+      return n.dtype() == DType::F32 || n.dtype() == DType::F64 ? Step::Kind::Matmul : Step::Kind::Host;
+    case OpCode::Transpose: case OpCode::ExpandDims: case OpCode::Squeeze: case OpCode::BroadcastTo:
+    case OpCode::BroadcastLike: case OpCode::Reshape: case OpCode::ReshapeLike: case OpCode::Slice:
+    case OpCode::Flip:
+      return Step::Kind::View;
+    default:
+      return Step::Kind::Host;
+  }
+}
+
+}  // namespace
+
+std::string print_plan(const Plan& plan) {
+  std::string s;
+  for (const Step& st : plan.steps) {
+    switch (st.kind) {
+      case Step::Kind::Kernel: s += "kernel " + std::to_string(st.cluster); break;
+      case Step::Kind::Matmul: s += "matmul (blas)"; break;
+      case Step::Kind::View: s += "view " + std::string(st.node->name()); break;
+      case Step::Kind::Host: s += "host " + std::string(st.node->name()); break;
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+namespace {
+
 // The literal of a 0-d constant, in the kernel's value representation.
 int add_constant_expr(Kernel& k, const Node& n) {
   const DType t = n.dtype();
@@ -145,7 +177,7 @@ Plan partition(const std::vector<ir::NodeRef>& roots) {
       if (plan.clusters[static_cast<std::size_t>(c->second)].root == n)
         plan.steps.push_back({Step::Kind::Kernel, n, c->second});
     } else if (needed.count(n)) {
-      plan.steps.push_back({Step::Kind::Host, n, -1});
+      plan.steps.push_back({host_kind(*n), n, -1});
     }
   }
   return plan;

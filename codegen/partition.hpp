@@ -3,12 +3,14 @@
 // Maximal regions of elementwise nodes become one Kernel each: a node joins
 // its consumer's cluster when every user of it is in that same cluster (and
 // it is not itself an output), so each cluster has one output, its root.
-// 0-d constants are folded into the kernels that read them. Everything else
-// (leaves, reductions, matmul, shape ops, indexing) is a host step, run by the
-// interpreter's ir::eval_node for now; later slices turn host steps into
-// kernels, BLAS calls and views without changing this shape.
+// 0-d constants are folded into the kernels that read them. f32/f64 matmuls
+// are BLAS steps; shape ops that can be a strided view of their input
+// (transpose, expand_dims, squeeze, broadcasts, slice, flip, reshape) are view
+// steps. Everything else (leaves, reductions, integer matmul, indexing) is a
+// host step, run by the interpreter's ir::eval_node.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "codegen/kernel.hpp"
@@ -24,9 +26,9 @@ struct Cluster {
 };
 
 struct Step {
-  enum class Kind : std::uint8_t { Host, Kernel };
+  enum class Kind : std::uint8_t { Host, Kernel, Matmul, View };
   Kind kind = Kind::Host;
-  const ir::Node* node = nullptr;  // Host: the node to evaluate; Kernel: the cluster's root
+  const ir::Node* node = nullptr;  // the node computed; Kernel: the cluster's root
   int cluster = -1;                // Kernel: index into Plan::clusters
 };
 
@@ -39,6 +41,10 @@ struct Plan {
 
 // Partitions the graph computing `roots` (after passes::optimize).
 Plan partition(const std::vector<ir::NodeRef>& roots);
+
+// One line per step, for tests and debugging: "kernel 0" (the cluster),
+// "view transpose", "matmul (blas)", "host sum".
+std::string print_plan(const Plan& plan);
 
 // Is `n` a 0-d constant that kernels fold in as a literal?
 bool is_inline_constant(const ir::Node& n);

@@ -24,7 +24,8 @@ namespace kiln {
 
 enum class Backend {
   Interpreter,  // the reference interpreter (the oracle; slow)
-  Native,       // LLVM-compiled CPU code: fused elementwise kernels (other ops still interpreted)
+  Native,       // LLVM-compiled CPU code: fused elementwise kernels, BLAS matmul (f32/f64), shape ops
+                // as views; other ops (reductions, indexing) still interpreted
 };
 
 struct FunctionOptions {
@@ -35,7 +36,7 @@ struct FunctionOptions {
   std::vector<std::pair<Tensor, Tensor>> givens;
   Backend backend = Backend::Interpreter;
   Device device = Device::cpu();
-  // Run the rewrite pipeline (canonicalize → stabilize → specialize) on the
+  // Run the rewrite pipeline (canonicalize → stabilize → cleanup → specialize) on the
   // graph before compiling. KILN_DUMP_IR=after:STAGE (or all) prints the IR.
   bool optimize = true;
   // With optimize: do not apply identities that only hold for finite values

@@ -18,21 +18,28 @@
 //   - optimize(optimize(g)) is optimize(g), node for node (pointer-equal);
 //   - the optimised graph computes the same values on random inputs (three
 //     trials: small values, larger ones, and some inf, NaN and signed zeros).
-// Values: ints and bools exactly; floats within a relative tolerance per
-// dtype (rewrite_test_util's tolerance_for), NaN == NaN, inf == inf. A float
-// rewrite may change rounding (log(1 + x) → log1p(x)), so elements that are
-// sensitive to rounding in the graph *as written* are not compared: the
-// original is also evaluated six times with 1-4 ulps of noise injected at
-// every computed float node (all up, all down, then in random directions,
-// kept in the op's range; an inf made from finite values becomes the largest
-// finite value, since stabilize rewrites exist to avoid such overflows; a
-// float comparison whose operands are equal within the tolerance goes either
-// way), and an element that moves under that noise is ill-conditioned
-// (cancellation, a floor or a comparison on a tie, an underflow, an
-// overflow). The test fails
-// if fewer than half the elements can be compared. In the default mode
+// Values: ints and bools exactly; floats within a relative tolerance
+// (rewrite_test_util's tolerance_for of the least precise float dtype on the
+// way to the output), NaN == NaN, inf == inf. A float rewrite may change
+// rounding (log(1 + x) → log1p(x)), so elements that are sensitive to
+// rounding in the graph *as written* are not compared: the original is also
+// evaluated ten times with noise on every float value computed from the
+// inputs (1-4 ulps: all up, all down, then in random directions, kept in the
+// op's range; an inf made from finite values may become a large finite
+// value, since stabilize rewrites exist to avoid such overflows; a float
+// comparison whose operands are equal within the tolerance may go the other
+// way, and a sum that cancels within the tolerance may be exactly ±0), and an
+// element that moves under that noise is ill-conditioned (cancellation, a
+// floor or a comparison on a tie, an underflow, an overflow). The test fails
+// if fewer than half the elements can be compared. In the default mode,
 // identities that only hold for finite values are allowed, so a trial with a
 // NaN or inf anywhere in the original is compared only in strict mode.
+//
+// The noise models an overflow or an underflow into a pole only roughly (a
+// large finite value, a denormal), so a long run may report a stabilize rule
+// being *more* accurate than the graph as written where an overflowed value
+// then meets a comparison or a bitwise op (about one graph in 50000; the
+// seeds of make test are clean). Such a report is not a bug.
 //
 // KILN_RANDOM_GRAPHS=N runs N graphs (default 500, about a second);
 // KILN_RANDOM_SEED=S starts at seed S (graph i has seed S + i). A failure
@@ -51,6 +58,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "ir/graph.hpp"
@@ -123,19 +131,31 @@ bool all_finite(const Array& a) {
   return true;
 }
 
-// Rounding noise on the value of node n: 1-4 ulps on every finite element,
-// up for `sign` > 0, down for < 0, either way for 0, kept in n's range; an
-// inf that n made from finite inputs (made_inf[i]: an overflow, or a pole
-// such as log(0)) may as well have been the largest finite value.
+// Rounding noise on the value of node n: 1-4 ulps on every finite element
+// (zeros stay exact when `sign` > 0), up for `sign` > 0, down for < 0,
+// either way for 0, kept finite and in n's range; an inf that n made from finite inputs (made_inf[i]: an overflow, or
+// a pole such as log(0)) may as well have been some large finite value
+// (always when `sign` != 0, half the time otherwise).
 Array perturb(const Node& n, const Array& a, const std::vector<bool>& made_inf, int sign, std::mt19937_64& rng) {
   std::vector<double> v = a.to_doubles();
   std::uniform_int_distribution<int> steps(1, 4);
   auto [lo, hi] = value_range(n.op());
+  const double big = max_finite(a.dtype());
   for (std::size_t i = 0; i < v.size(); ++i) {
     double& x = v[i];
     int s = sign != 0 ? sign : (rng() & 1) ? 1 : -1;
-    if (std::isfinite(x)) x = std::clamp(x + s * steps(rng) * ulp(x, a.dtype()), std::min(lo, x), std::max(hi, x));
-    else if (std::isinf(x) && made_inf[i]) x = std::copysign(max_finite(a.dtype()), x);
+    if (x == 0 && sign > 0) {
+      // (the run that sends cancellations to exactly 0 keeps zeros exact)
+    } else if (std::isfinite(x)) {
+      // Noise never overflows nor leaves the op's range (it goes the other
+      // way at the edge: exp(x) = 0 may be a denormal, never negative).
+      double step = s * steps(rng) * ulp(x, a.dtype()), lo_x = std::min(lo, x), hi_x = std::max(hi, x);
+      double y = x + step;
+      if (y < lo_x || y > hi_x) y = x - step;
+      x = std::clamp(std::clamp(y, lo_x, hi_x), -big, big);
+    } else if (std::isinf(x) && made_inf[i] && (sign != 0 || (rng() & 1))) {
+      x = std::copysign(std::ldexp(big, -static_cast<int>(rng() % 8)), x);  // some large value
+    }
   }
   return Array::from_doubles(v, a.shape(), a.dtype());
 }
@@ -168,21 +188,27 @@ std::vector<bool> from_finite_inputs(const Node& n, const std::vector<Array>& in
   return out;
 }
 
-// Comparisons of floats: the elements whose operands are equal within the
-// tolerance, where rounding decides the result (a rewrite may make the two
-// sides the very same node).
-std::vector<bool> near_ties(const Node& n, const std::vector<Array>& ins, std::size_t size) {
-  std::vector<bool> ties(size, false);
-  if (ir::op_info(n.op()).category != OpCategory::Compare || !kiln::is_float(n.input(0)->dtype())) return ties;
+// Where rounding alone decides the value of node n: float comparisons whose
+// operands are equal within the tolerance (a rewrite may make the two sides
+// the very same node), and float sums and differences that cancel to within
+// the tolerance of their operands (a rewrite may make them cancel exactly).
+std::vector<bool> knife_edges(const Node& n, const std::vector<Array>& ins, const Array& value) {
+  std::vector<bool> edges(static_cast<std::size_t>(value.size()), false);
+  bool compare = ir::op_info(n.op()).category == OpCategory::Compare;
+  bool sum = n.op() == OpCode::Add || n.op() == OpCode::Sub;
+  if ((!compare && !sum) || !kiln::is_float(n.input(0)->dtype()) || n.input(0) == n.input(1)) return edges;
   kiln::SourceLoc loc;
-  NodeRef d = ir::make_node(OpCode::Sub, {n.input(0), n.input(1)}, {}, loc);
   NodeRef a0 = ir::make_node(OpCode::Abs, {n.input(0)}, {}, loc), a1 = ir::make_node(OpCode::Abs, {n.input(1)}, {}, loc);
   NodeRef m = ir::make_node(OpCode::Maximum, {a0, a1}, {}, loc);
-  std::vector<double> dv = ir::eval_node(*d, ins).to_doubles();
   std::vector<double> mv = ir::eval_node(*m, {ir::eval_node(*a0, {ins[0]}), ir::eval_node(*a1, {ins[1]})}).to_doubles();
+  std::vector<double> dv =
+      compare ? ir::eval_node(*ir::make_node(OpCode::Sub, {n.input(0), n.input(1)}, {}, loc), ins).to_doubles()
+              : value.to_doubles();
   double rel = kiln_test::tolerance_for(n.input(0)->dtype());
-  for (std::size_t i = 0; i < size && i < dv.size(); ++i) ties[i] = std::fabs(dv[i]) <= rel * std::max(1.0, mv[i]);
-  return ties;
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    edges[i] = std::isfinite(mv[i]) && (compare ? std::fabs(dv[i]) <= rel * std::max(1.0, mv[i])
+                                                : dv[i] != 0 && std::fabs(dv[i]) <= rel * mv[i]);
+  return edges;
 }
 
 
@@ -191,35 +217,49 @@ struct Evaluation {
   bool all_finite = true;  // every float value of every node, inputs included
 };
 
-// Evaluates node by node; with `noise`, perturbs every computed float value
-// (in the direction `sign`, as perturb()).
+// The value v of node n (inputs `ins`) as rounding might have made it:
+// perturbed; on a knife edge, a comparison the other way and a cancellation
+// exactly 0 of either sign (always when noise goes up, then -0; half the
+// time when it goes either way).
+Array noisy_value(const Node& n, const std::vector<Array>& ins, Array v, int sign, std::mt19937_64& rng) {
+  const std::size_t size = static_cast<std::size_t>(v.size());
+  if (kiln::is_float(v.dtype())) v = perturb(n, v, from_finite_inputs(n, ins, size), sign, rng);
+  std::vector<bool> edges = knife_edges(n, ins, v);
+  std::vector<double> x = v.to_doubles();
+  bool any = false;
+  for (std::size_t i = 0; i < size; ++i)
+    if (edges[i] && (sign > 0 || (sign == 0 && (rng() & 1)))) {
+      x[i] = v.dtype() == DType::Bool ? !x[i] : sign > 0 || (rng() & 1) ? -0.0 : 0.0;
+      any = true;
+    }
+  return any ? Array::from_doubles(x, v.shape(), v.dtype()) : v;
+}
+
+// Evaluates node by node; with `noise`, every value computed from the
+// inputs is a noisy_value() (in the direction `sign`). Constant expressions
+// get no noise: they are folded exactly, as written and rewritten (2 - 1 is
+// 1, not 1 + ulp).
 Evaluation evaluate(const std::vector<NodeRef>& outputs, const ir::Bindings& bindings, std::mt19937_64* noise,
                     int sign = 0) {
   Evaluation e;
   std::unordered_map<const Node*, Array> values;
+  std::unordered_set<const Node*> variable;  // nodes that depend on an input
   for (const Node* n : ir::topo_order(outputs)) {
     Array v;
     if (n->op() == OpCode::Input || n->op() == OpCode::Shared) {
       v = bindings.at(n);
+      variable.insert(n);
     } else {
       std::vector<Array> ins;
-      for (const NodeRef& in : n->inputs()) ins.push_back(values.at(in.get()));
+      bool depends = false;
+      for (const NodeRef& in : n->inputs()) {
+        ins.push_back(values.at(in.get()));
+        depends = depends || variable.count(in.get());
+      }
       v = ir::eval_node(*n, ins);
-      // Computed values only: constants are exact, and rewrites keep them.
-      if (noise && kiln::is_float(v.dtype()) && !n->is_leaf())
-        v = perturb(*n, v, from_finite_inputs(*n, ins, static_cast<std::size_t>(v.size())), sign, *noise);
-      // A comparison on a near-tie may go either way (always the other way
-      // when noise goes up).
-      if (noise && v.dtype() == DType::Bool && !n->is_leaf()) {
-        std::vector<bool> ties = near_ties(*n, ins, static_cast<std::size_t>(v.size()));
-        std::vector<double> b = v.to_doubles();
-        bool any = false;
-        for (std::size_t i = 0; i < b.size(); ++i)
-          if (ties[i] && (sign > 0 || (sign == 0 && ((*noise)() & 1)))) {
-            b[i] = !b[i];
-            any = true;
-          }
-        if (any) v = Array::from_doubles(b, v.shape(), DType::Bool);
+      if (depends) {
+        variable.insert(n);
+        if (noise) v = noisy_value(*n, ins, v, sign, *noise);
       }
     }
     e.all_finite = e.all_finite && all_finite(v);
@@ -324,14 +364,19 @@ std::string check(const std::vector<NodeRef>& outs, std::uint64_t seed, Stats* s
       }
       std::vector<Evaluation> noisy;
       std::mt19937_64 noise(s);
-      for (int sign : {1, -1, 0, 0, 0, 0}) noisy.push_back(evaluate(outs, b, &noise, sign));
+      for (int sign : {1, -1, 0, 0, 0, 0, 0, 0, 0, 0}) noisy.push_back(evaluate(outs, b, &noise, sign));
       for (std::size_t i = 0; i < outs.size(); ++i) {
         const Array &w = clean.outputs[i], &g = got[i];
         if (w.dtype() != g.dtype() || w.shape() != g.shape()) {
           why << mode.name << ": output " << i << " is " << g.to_string() << ", expected " << w.to_string() << "\n";
           break;
         }
+        // Floats: the tolerance of the least precise float computed on the
+        // way (a rewrite of an f32 part changes f32 roundings).
         double rel = kiln_test::tolerance_for(w.dtype());
+        if (kiln::is_float(w.dtype()))
+          for (const Node* n : ir::topo_order({outs[i]}))
+            if (kiln::is_float(n->dtype())) rel = std::max(rel, kiln_test::tolerance_for(n->dtype()));
         std::vector<double> wv = w.to_doubles(), gv = g.to_doubles();
         std::vector<std::vector<double>> nv;
         for (auto& n : noisy) nv.push_back(n.outputs[i].to_doubles());
