@@ -12,28 +12,18 @@
 
 #include <kiln/kiln.hpp>
 
+#include "kiln_test_util.hpp"
+
 #include "ir/graph.hpp"
 #include "ir/node.hpp"
 
 namespace {
 
 using namespace kiln;
+using kiln_test::error_of;
+using kiln_test::expect_array;
 using ::testing::HasSubstr;
 
-void expect_array(const Array& got, DType dtype, const Shape& shape, const std::vector<double>& want,
-                  double tol = 0) {
-  ASSERT_FALSE(got.is_null());
-  EXPECT_EQ(got.dtype(), dtype) << "got dtype " << dtype_name(got.dtype());
-  ASSERT_EQ(got.shape(), shape) << "got shape " << shape_str(got.shape());
-  std::vector<double> v = got.to_doubles();
-  ASSERT_EQ(v.size(), want.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (tol == 0)
-      EXPECT_EQ(v[i], want[i]) << "element " << i;
-    else
-      EXPECT_NEAR(v[i], want[i], tol) << "element " << i;
-  }
-}
 
 // Evaluates expressions of the given inputs once.
 std::vector<Array> run(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,

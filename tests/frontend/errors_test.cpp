@@ -11,28 +11,15 @@
 
 #include <kiln/kiln.hpp>
 
+#include "kiln_test_util.hpp"
+
 namespace {
 
 using namespace kiln;
+using kiln_test::error_of;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InternalError& e) {
-    ADD_FAILURE() << "expected kiln::Error, got kiln::InternalError: " << e.what();
-    return e.what();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected kiln::Error, got another exception: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kiln::Error, nothing was thrown";
-  return "";
-}
 
 // "…/errors_test.cpp:123" as the messages spell it.
 std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }

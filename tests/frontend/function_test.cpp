@@ -12,47 +12,16 @@
 
 #include <kiln/kiln.hpp>
 
+#include "kiln_test_util.hpp"
+
 namespace {
 
 using namespace kiln;
+using kiln_test::error_of;
+using kiln_test::expect_array;
 using ::testing::HasSubstr;
 
-// Every element of `a` (any dtype) as double, in C order.
-std::vector<double> values(const Array& a) { return a.to_doubles(); }
 
-void expect_array(const Array& got, DType dtype, const Shape& shape, const std::vector<double>& want,
-                  double tol = 0) {
-  ASSERT_FALSE(got.is_null());
-  EXPECT_EQ(got.dtype(), dtype) << "got dtype " << dtype_name(got.dtype());
-  ASSERT_EQ(got.shape(), shape) << "got shape " << shape_str(got.shape());
-  std::vector<double> v = values(got);
-  ASSERT_EQ(v.size(), want.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (tol == 0)
-      EXPECT_EQ(v[i], want[i]) << "element " << i;
-    else
-      EXPECT_NEAR(v[i], want[i], tol) << "element " << i;
-  }
-}
-
-// The message of the kiln::Error that f throws; a test failure if f throws
-// nothing, an InternalError (a kiln bug) or anything else.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InternalError& e) {
-    ADD_FAILURE() << "expected kiln::Error, got kiln::InternalError: " << e.what();
-    return e.what();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected kiln::Error, got another exception: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kiln::Error, nothing was thrown";
-  return "";
-}
 
 // ---- seeds ----
 

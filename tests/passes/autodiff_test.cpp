@@ -13,9 +13,12 @@
 
 #include <kiln/kiln.hpp>
 
+#include "kiln_test_util.hpp"
+
 namespace {
 
 using namespace kiln;
+using kiln_test::error_of;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -40,19 +43,6 @@ void expect_values(const Array& got, const std::vector<double>& want, double tol
 // d sum(expr(x)) / dx at a point.
 Array grad_at(const Tensor& x, const Tensor& cost, const Array& at) { return run({x}, {grad(cost, x)}, {at})[0]; }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InternalError& e) {
-    ADD_FAILURE() << "expected kiln::Error, got kiln::InternalError: " << e.what();
-    return e.what();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kiln::Error, nothing was thrown";
-  return "";
-}
 std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 
 // ---- conventions at ties and kinks ----
