@@ -1,6 +1,10 @@
 // The PyTorch seed, symbolically: a two-layer network trained with SGD.
 // The gradients come from grad(), not from hand-written formulas; the
 // weights are shared variables updated inside one compiled function.
+// With this data (kiln's Philox randn, seeds 1-4) the loss first rises
+// (3.65e7, 3.95e7, 4.77e7) and ends near 4.8e-5 at step 499: the same
+// trajectory NumPy gives with the seed's hand-written gradients on the same
+// arrays (saved with Array::save).
 #include <cstdio>
 
 #include <kiln/kiln.hpp>
