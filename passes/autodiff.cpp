@@ -49,6 +49,22 @@ NodeRef with_static_dims(const NodeRef& g, const NodeRef& wrt, const SourceLoc& 
 
 }  // namespace
 
+bool has_derivative(OpCode op) {
+  switch (op) {
+    case OpCode::Input: case OpCode::Shared: case OpCode::Constant: case OpCode::Fill: case OpCode::Arange:
+    case OpCode::Eye: case OpCode::Sign: case OpCode::Floor: case OpCode::Ceil: case OpCode::Round:
+    case OpCode::Trunc: case OpCode::LogicalNot: case OpCode::BitwiseNot: case OpCode::IsNan: case OpCode::IsInf:
+    case OpCode::IsFinite: case OpCode::StopGradient: case OpCode::FloorDiv: case OpCode::Eq: case OpCode::Ne:
+    case OpCode::Lt: case OpCode::Le: case OpCode::Gt: case OpCode::Ge: case OpCode::LogicalAnd:
+    case OpCode::LogicalOr: case OpCode::LogicalXor: case OpCode::BitwiseAnd: case OpCode::BitwiseOr:
+    case OpCode::BitwiseXor: case OpCode::LeftShift: case OpCode::RightShift: case OpCode::All: case OpCode::Any:
+    case OpCode::Argmax: case OpCode::Argmin: case OpCode::FillLike:
+      return false;
+    default:
+      return true;
+  }
+}
+
 VjpResult vjp(const std::vector<NodeRef>& outputs, const std::vector<NodeRef>& output_grads,
               const std::vector<NodeRef>& wrt, const VjpOptions& options, const SourceLoc& loc) {
   KILN_CHECK(outputs.size() == output_grads.size(), "vjp: outputs and output_grads differ in length");

@@ -52,6 +52,11 @@ std::vector<NodeRef> jvp(const std::vector<NodeRef>& outputs, const std::vector<
 // The tangent of one node from its inputs' tangents (nullptr = zero tangent).
 NodeRef jvp_rule(const NodeRef& node, const std::vector<NodeRef>& tangents);
 
+// False for ops whose value is piecewise constant or not a function of real
+// inputs (leaves, comparisons, rounding, integer and logical ops, argmax,
+// stop_gradient): their rules give no derivative to any input.
+bool has_derivative(ir::OpCode op);
+
 // True when gradients flow through values of this dtype.
 inline bool differentiable_dtype(DType t) { return is_float(t); }
 

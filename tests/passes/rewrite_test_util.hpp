@@ -140,4 +140,33 @@ inline void check_rule(const kiln::passes::RuleSet& rules, const std::string& in
   expect_same_values(g, r, 3, lo, hi);
 }
 
+// One golden case of a rule set: `input` rewrites to `expected`, the rules
+// in `fires` fire (none: nothing fires), values agree on random inputs in
+// [lo, hi).
+struct GoldenCase {
+  std::string name;                // the test's name
+  std::vector<std::string> fires;  // rules that must fire
+  std::string input, expected;
+  double lo = -2, hi = 2;  // range of the random inputs for the differential test
+};
+
+inline void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
+
+// check_rule for a golden case, plus: the listed rules fired, and a second
+// rewrite changes nothing (the same nodes). Returns the rewritten graph.
+inline Graph check_golden_case(const kiln::passes::RuleSet& rules, const GoldenCase& c) {
+  check_rule(rules, c.input, c.expected, c.lo, c.hi);
+  kiln::passes::RuleCounts counts;
+  Graph once = apply(parse(c.input), rules, &counts);
+  for (const std::string& rule : c.fires) EXPECT_GE(counts[rule], 1) << rule << " did not fire";
+  if (c.fires.empty()) {
+    EXPECT_TRUE(counts.empty()) << counts.begin()->first;
+  }
+  kiln::passes::RuleCounts again;
+  Graph twice = apply(once, rules, &again);
+  EXPECT_EQ(twice.outputs, once.outputs);
+  EXPECT_TRUE(again.empty()) << again.begin()->first;
+  return once;
+}
+
 }  // namespace kiln_test

@@ -23,15 +23,6 @@ const RuleSet& specialize() {
   return rules;
 }
 
-struct GoldenCase {
-  std::string name;
-  std::vector<std::string> fires;  // rules that must fire (none: the graph stays as it is)
-  std::string input, expected;
-  double lo = -2, hi = 2;
-};
-
-void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
-
 // pow(x, k) for x: `type`, the exponent a 0-d constant of x's dtype.
 std::string pow_of(const std::string& type, const std::string& k) {
   std::string d = type.substr(0, type.find('['));
@@ -199,17 +190,7 @@ class SpecializeRule : public ::testing::TestWithParam<GoldenCase> {};
 
 TEST_P(SpecializeRule, GoldenDifferentialFiresIdempotent) {
   const GoldenCase& c = GetParam();
-  check_rule(specialize(), c.input, c.expected, c.lo, c.hi);
-  RuleCounts counts;
-  Graph once = apply(parse(c.input), specialize(), &counts);
-  for (const std::string& rule : c.fires) EXPECT_GE(counts[rule], 1) << rule << " did not fire";
-  if (c.fires.empty()) {
-    EXPECT_TRUE(counts.empty()) << counts.begin()->first;
-  }
-  RuleCounts again;
-  Graph twice = apply(once, specialize(), &again);
-  EXPECT_EQ(twice.outputs, once.outputs);
-  EXPECT_TRUE(again.empty()) << again.begin()->first;
+  check_golden_case(specialize(), c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Specialize, SpecializeRule, ::testing::ValuesIn(golden_cases()),
