@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "codegen/kernel_cache.hpp"
 #include "codegen/partition.hpp"
 #include "ir/interpreter.hpp"
 
@@ -36,8 +37,5 @@ class NativeFunction {
   Plan plan_;
   std::vector<KilnKernelFn> fns_;  // per cluster
 };
-
-// Number of kernels compiled by this process so far (cache misses; tests).
-std::size_t native_kernels_compiled();
 
 }  // namespace kiln::codegen
