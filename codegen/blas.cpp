@@ -57,7 +57,7 @@ std::vector<i64> batch_offsets(const Shape& batch, const Shape& s) {
 
 }  // namespace
 
-Array blas_matmul(const ir::Node& node, const std::vector<Array>& in) {
+Array blas_matmul(const ir::Node& node, const std::vector<Array>& in, const OutputAllocator& alloc) {
   Array a = in[0], b = in[1];
   const std::size_t ra = a.shape().size(), rb = b.shape().size();
   const i64 m = a.shape()[ra - 2], k = a.shape()[ra - 1], n = b.shape()[rb - 1];
@@ -72,7 +72,7 @@ Array blas_matmul(const ir::Node& node, const std::vector<Array>& in) {
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Array result = Array::empty(out_shape, node.dtype());
+  Array result = alloc ? alloc(out_shape, node.dtype()) : Array::empty(out_shape, node.dtype());
   const i64 total = shape_size(out_shape);
   if (total == 0) return result;
   if (k == 0) {

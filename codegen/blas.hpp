@@ -8,15 +8,20 @@
 // thread below a size threshold, where threads cost more than they save.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "ir/node.hpp"
 
 namespace kiln::codegen {
 
-// The value of the matmul `node` (f32 or f64) over in[0] @ in[1]; run-time
-// errors are the interpreter's, with its messages.
-Array blas_matmul(const ir::Node& node, const std::vector<Array>& in);
+// Where a step's output goes: a C-contiguous array of the shape and dtype.
+using OutputAllocator = std::function<Array(const Shape&, DType)>;
+
+// The value of the matmul `node` (f32 or f64) over in[0] @ in[1], written
+// into an array from `alloc` (Array::empty when none); run-time errors are
+// the interpreter's, with its messages.
+Array blas_matmul(const ir::Node& node, const std::vector<Array>& in, const OutputAllocator& alloc = {});
 
 // m * n * k at or above which one gemm call uses every OpenBLAS thread.
 // Measured on 2 cores (sgemm): 64x1000x100 and 128^3 are 15-45% slower on 2

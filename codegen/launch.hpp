@@ -10,6 +10,9 @@ namespace kiln::codegen {
 // other ops (what decides whether threads pay off).
 std::int64_t kernel_cost(const Kernel& k);
 
+// Launches so far that streamed their output past the cache (tests).
+std::size_t streamed_launches();
+
 // Runs `fn` over all rows of `args` (which it may modify).
 void launch_kernel(const Kernel& k, KilnKernelFn fn, KernelArgs& args);
 

@@ -2,23 +2,39 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 
+#include "codegen/bind.hpp"
 #include "codegen/blas.hpp"
-#include "codegen/kernel_cache.hpp"
 #include "codegen/launch.hpp"
 #include "codegen/views.hpp"
+#include "ir/graph.hpp"
 #include "ir/interp_util.hpp"
 
 namespace kiln::codegen {
 
-NativeFunction::NativeFunction(const std::vector<ir::NodeRef>& roots) : plan_(partition(roots)) {
+namespace {
+std::atomic<std::size_t> g_in_place{0};
+
+bool has_reduction(const Cluster& c) {
+  for (const ir::Node* n : c.nodes)
+    if (ir::op_info(n->op()).category == ir::OpCategory::Reduce) return true;
+  return false;
+}
+}  // namespace
+
+std::size_t NativeFunction::in_place_writes() { return g_in_place.load(); }
+
+NativeFunction::NativeFunction(const std::vector<ir::NodeRef>& params, const std::vector<ir::NodeRef>& roots)
+    : plan_(partition(roots)) {
   std::vector<const Kernel*> kernels;
   for (const Cluster& c : plan_.clusters) kernels.push_back(&c.kernel);
   fns_ = compile_kernels(kernels);
+  lower(params);
 }
+
+NativeFunction::NativeFunction(const std::vector<ir::NodeRef>& roots)
+    : NativeFunction(ir::free_variables(roots), roots) {}
 
 std::vector<std::string> NativeFunction::kernel_texts() const {
   std::vector<std::string> r;
@@ -26,75 +42,189 @@ std::vector<std::string> NativeFunction::kernel_texts() const {
   return r;
 }
 
+void NativeFunction::lower(const std::vector<ir::NodeRef>& params) {
+  params_ = params;
+  std::unordered_map<const ir::Node*, int> slot;
+  for (const ir::NodeRef& p : params) slot.emplace(p.get(), static_cast<int>(slot.size()));
+  auto slot_of = [&](const ir::Node* n) {
+    auto it = slot.find(n);
+    if (it != slot.end()) return it->second;
+    const int s = static_cast<int>(slot.size());
+    slot.emplace(n, s);
+    return s;
+  };
+  std::vector<int> last_use;  // per slot: the last instruction reading it (-1: none)
+  auto use = [&](int s, int at) {
+    if (static_cast<std::size_t>(s) >= last_use.size()) last_use.resize(static_cast<std::size_t>(s) + 1, -1);
+    last_use[static_cast<std::size_t>(s)] = at;
+  };
+  for (const Step& st : plan_.steps) {
+    const ir::Node* n = st.node;
+    if (st.kind == Step::Kind::Host && (n->op() == ir::OpCode::Input || n->op() == ir::OpCode::Shared)) {
+      if (!slot.count(n))  // not a parameter: the graph reads a variable the call does not bind
+        ir::interp::fail(*n, std::string(n->op() == ir::OpCode::Shared ? "shared variable" : "input") + " '" +
+                                 n->var_name() + "' is not bound");
+      continue;
+    }
+    if (st.kind == Step::Kind::Host && ir::op_info(n->op()).category == ir::OpCategory::Leaf) {
+      constants_.push_back({slot_of(n), ir::eval_node(*n, {})});  // evaluated once
+      continue;
+    }
+    Instr ins;
+    ins.kind = st.kind;
+    ins.node = n;
+    ins.cluster = st.cluster;
+    const int at = static_cast<int>(instrs_.size());
+    if (st.kind == Step::Kind::Kernel) {
+      const Cluster& c = plan_.clusters[static_cast<std::size_t>(st.cluster)];
+      for (std::size_t k = 0; k < c.inputs.size(); ++k) {
+        ins.in.push_back(slot_of(c.inputs[k]));
+        const KernelOperand& o = c.kernel.operands[k];
+        const bool elementwise_read = std::none_of(o.broadcast.begin(), o.broadcast.end(), [](bool b) { return b; });
+        if (!has_reduction(c) && o.dtype == c.root->dtype() && c.inputs[k]->rank() == c.root->rank() &&
+            elementwise_read)
+          ins.in_place.push_back(static_cast<int>(k));
+      }
+    } else {
+      for (const ir::NodeRef& i : n->inputs()) ins.in.push_back(slot_of(i.get()));
+    }
+    for (int s : ins.in) use(s, at);
+    ins.out = slot_of(n);
+    instrs_.push_back(std::move(ins));
+  }
+  for (const ir::NodeRef& r : plan_.roots) results_.push_back(slot_of(r.get()));
+  num_slots_ = slot.size();
+  last_use.resize(num_slots_, -1);
+  // A value dies after its last reader, unless it is a result or a parameter.
+  std::vector<bool> keep(num_slots_, false);
+  for (int r : results_) keep[static_cast<std::size_t>(r)] = true;
+  for (std::size_t s = 0; s < params.size(); ++s) keep[s] = true;
+  for (auto& [s, v] : constants_) keep[static_cast<std::size_t>(s)] = true;
+  for (std::size_t s = 0; s < num_slots_; ++s)
+    if (!keep[s] && last_use[s] >= 0) instrs_[static_cast<std::size_t>(last_use[s])].release.push_back(static_cast<int>(s));
+  // In place only into an input that dies at this very step.
+  for (Instr& ins : instrs_) {
+    std::vector<int> ok;
+    for (int k : ins.in_place) {
+      const int s = ins.in[static_cast<std::size_t>(k)];
+      if (std::find(ins.release.begin(), ins.release.end(), s) != ins.release.end() &&
+          std::count(ins.in.begin(), ins.in.end(), s) == 1)
+        ok.push_back(k);
+    }
+    ins.in_place = std::move(ok);
+  }
+}
+
 namespace {
 
-Array run_kernel(const Cluster& c, KilnKernelFn fn, const std::vector<const Array*>& ins) {
-  Array result = Array::empty(cluster_output_shape(c, ins), c.root->dtype());
-  KernelArgs args;
-  bind_kernel(c, ins, result, &args);
-  launch_kernel(c.kernel, fn, args);
-  return result;
+// Buffers freed during one call, offered to later steps of that call.
+class CallScratch {
+ public:
+  // Keeps `v`'s buffer when this call holds its only reference.
+  void offer(Array& v) {
+    if (v.is_null() || v.buffer().use_count() != 1 || !v.buffer()->deleter) return;
+    free_.push_back(v.buffer());
+  }
+  // A C-contiguous array of this shape and dtype, on a recycled buffer when
+  // one of a fitting size is free.
+  Array take(const Shape& shape, DType dtype) {
+    const std::size_t bytes = static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype);
+    for (std::size_t i = free_.size(); i-- > 0;) {
+      const std::size_t have = free_[i]->bytes;
+      if (have < bytes || have > 2 * bytes + 4096) continue;
+      std::shared_ptr<Buffer> b = std::move(free_[i]);
+      free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
+      return Array::view(std::move(b), shape, dtype, contiguous_strides(shape), 0);
+    }
+    return Array::empty(shape, dtype);
+  }
+
+ private:
+  std::vector<std::shared_ptr<Buffer>> free_;
+};
+
+bool same_layout(const Array& a, const Shape& shape) {
+  return a.shape() == shape && a.is_contiguous() && a.offset() == 0;
 }
 
 }  // namespace
 
 std::vector<Array> NativeFunction::run(const ir::Bindings& bindings) const {
-  // Buffers this call does not own (arguments, shared values, constants):
-  // a result that is a view of one is copied.
-  std::unordered_set<const Buffer*> borrowed;
-  // Remaining reads of each value, so intermediates are freed early.
-  std::unordered_map<const ir::Node*, std::size_t> uses;
-  auto reads = [&](const Step& s) -> std::vector<const ir::Node*> {
-    if (s.kind == Step::Kind::Kernel) return plan_.clusters[static_cast<std::size_t>(s.cluster)].inputs;
-    std::vector<const ir::Node*> r;
-    for (const ir::NodeRef& in : s.node->inputs()) r.push_back(in.get());
-    return r;
-  };
-  for (const Step& s : plan_.steps)
-    for (const ir::Node* n : reads(s)) ++uses[n];
-  for (const ir::NodeRef& o : plan_.roots) ++uses[o.get()];
+  std::vector<Array> params;
+  params.reserve(params_.size());
+  for (const ir::NodeRef& p : params_) {
+    auto it = bindings.find(p.get());
+    if (it == bindings.end())
+      ir::interp::fail(*p, std::string(p->op() == ir::OpCode::Shared ? "shared variable" : "input") + " '" +
+                               p->var_name() + "' is not bound");
+    params.push_back(it->second);
+  }
+  return run(params);
+}
 
-  std::unordered_map<const ir::Node*, Array> values;
+std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
+  KILN_CHECK(params.size() == params_.size(), "native function called with " << params.size() << " parameters");
+  std::vector<Array> vals(num_slots_);
+  for (std::size_t i = 0; i < params.size(); ++i) vals[i] = params[i];
+  for (const auto& [s, v] : constants_) vals[static_cast<std::size_t>(s)] = v;
+  CallScratch scratch;
   std::vector<Array> args;
-  for (const Step& s : plan_.steps) {
-    const ir::Node* n = s.node;
-    const std::vector<const ir::Node*> in = reads(s);
-    if (s.kind == Step::Kind::Host && (n->op() == ir::OpCode::Input || n->op() == ir::OpCode::Shared)) {
-      auto it = bindings.find(n);
-      if (it == bindings.end())
-        ir::interp::fail(*n, std::string(n->op() == ir::OpCode::Shared ? "shared variable" : "input") + " '" +
-                                 n->var_name() + "' is not bound");
-      values[n] = it->second;
-      borrowed.insert(it->second.buffer().get());
-      continue;
-    }
-    if (s.kind != Step::Kind::Kernel) {
-      args.clear();
-      for (const ir::Node* i : in) args.push_back(values.at(i));
-      Array v = s.kind == Step::Kind::Matmul ? blas_matmul(*n, args)
-                : s.kind == Step::Kind::View ? eval_view(*n, args)
-                                             : ir::eval_node(*n, args);
-      if (ir::op_info(n->op()).category == ir::OpCategory::Leaf) borrowed.insert(v.buffer().get());
-      values[n] = std::move(v);
-      args.clear();
+  std::vector<const Array*> ptrs;
+  KernelArgs kargs;
+  for (const Instr& ins : instrs_) {
+    const ir::Node& n = *ins.node;
+    Array out;
+    if (ins.kind == Step::Kind::Kernel) {
+      const auto ci = static_cast<std::size_t>(ins.cluster);
+      const Cluster& c = plan_.clusters[ci];
+      ptrs.clear();
+      for (int s : ins.in) ptrs.push_back(&vals[static_cast<std::size_t>(s)]);
+      const Shape shape = cluster_output_shape(c, ptrs);
+      for (int k : ins.in_place) {
+        Array& v = vals[static_cast<std::size_t>(ins.in[static_cast<std::size_t>(k)])];
+        if (v.buffer().use_count() == 1 && v.buffer()->deleter && same_layout(v, shape)) {
+          out = v;  // written in place: every element is read before it is written, at the same index
+          g_in_place.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+      }
+      if (out.is_null()) out = scratch.take(shape, c.root->dtype());
+      bind_kernel(c, ptrs, out, &kargs);
+      launch_kernel(c.kernel, fns_[ci], kargs);
     } else {
-      std::vector<const Array*> ptrs;
-      for (const ir::Node* i : in) ptrs.push_back(&values.at(i));
-      const auto ci = static_cast<std::size_t>(s.cluster);
-      values[n] = run_kernel(plan_.clusters[ci], fns_[ci], ptrs);
+      args.clear();
+      for (int s : ins.in) args.push_back(vals[static_cast<std::size_t>(s)]);
+      if (ins.kind == Step::Kind::Matmul) {
+        out = blas_matmul(n, args, [&](const Shape& sh, DType t) { return scratch.take(sh, t); });
+      } else if (ins.kind == Step::Kind::View) {
+        out = eval_view(n, args);
+      } else {
+        out = ir::eval_node(n, args);
+      }
+      args.clear();
     }
-    for (const ir::Node* i : in)
-      if (--uses[i] == 0) values.erase(i);
+    vals[static_cast<std::size_t>(ins.out)] = std::move(out);
+    for (int s : ins.release) {
+      Array& v = vals[static_cast<std::size_t>(s)];
+      Array dead = std::move(v);
+      v = Array();
+      scratch.offer(dead);
+    }
   }
 
-  // Fresh C-contiguous results: never a view of a borrowed buffer, nor two
-  // results sharing one.
+  // Fresh C-contiguous results: never a view of a parameter's or constant's
+  // buffer, nor two results sharing one.
+  std::vector<const Buffer*> borrowed;
+  for (std::size_t i = 0; i < params.size(); ++i) borrowed.push_back(params[i].buffer().get());
+  for (const auto& [s, v] : constants_) borrowed.push_back(v.buffer().get());
   std::vector<Array> results;
-  std::unordered_set<const Buffer*> returned;
-  for (const ir::NodeRef& o : plan_.roots) {
-    Array v = values.at(o.get());
-    if (!v.is_contiguous() || borrowed.count(v.buffer().get()) || returned.count(v.buffer().get())) v = v.copy();
-    returned.insert(v.buffer().get());
+  results.reserve(results_.size());
+  for (int r : results_) {
+    Array v = vals[static_cast<std::size_t>(r)];
+    const Buffer* b = v.buffer().get();
+    bool shared = std::find(borrowed.begin(), borrowed.end(), b) != borrowed.end();
+    for (const Array& prev : results) shared = shared || prev.buffer().get() == b;
+    if (!v.is_contiguous() || shared) v = v.copy();
     results.push_back(std::move(v));
   }
   return results;

@@ -53,6 +53,13 @@ std::string mismatch(const ir::TensorType& t, const Array& a) {
   return "";
 }
 
+// The cheap check of a call's hot path: do the static dims fit?
+bool fits_static_dims(const ir::TensorType& t, const Array& a) {
+  for (std::int64_t i = 0; i < t.rank(); ++i)
+    if (t.dims[i].known() && t.dims[i].size != a.shape()[i]) return false;
+  return true;
+}
+
 }  // namespace
 
 namespace detail {
@@ -121,6 +128,7 @@ struct Function::Impl {
   std::vector<NodeRef> outputs;
   std::vector<std::pair<NodeRef, NodeRef>> updates;  // shared node, new value
   std::vector<std::pair<NodeRef, std::shared_ptr<SharedState>>> shared;  // every shared variable read or written
+  std::vector<std::shared_ptr<SharedState>> update_states;                // per update
   Backend backend = Backend::Interpreter;
   std::shared_ptr<const codegen::NativeFunction> native;  // Backend::Native: the compiled plan
   SourceLoc loc;
@@ -215,7 +223,12 @@ Function function(const std::vector<Tensor>& inputs, const std::vector<Tensor>& 
   for (auto& [v, e] : impl->updates) all.push_back(v);
   for (const NodeRef& var : ir::free_variables(all))
     if (var->op() == OpCode::Shared) impl->shared.push_back({var, shared_state(var->attrs().get_int("id"))});
-  if (impl->backend == Backend::Native) impl->native = std::make_shared<const codegen::NativeFunction>(roots);
+  for (auto& [v, e] : impl->updates) impl->update_states.push_back(shared_state(v->attrs().get_int("id")));
+  if (impl->backend == Backend::Native) {
+    std::vector<NodeRef> params = impl->inputs;  // call order: the arguments, then the shared values
+    for (auto& [var, state] : impl->shared) params.push_back(var);
+    impl->native = std::make_shared<const codegen::NativeFunction>(params, roots);
+  }
   Function f;
   f.impl_ = impl;
   return f;
@@ -250,32 +263,45 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     fail("expected " + std::to_string(f.inputs.size()) + " arguments (" + expected + "), got " +
          std::to_string(args.size()));
   }
-  ir::Bindings bind;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const NodeRef& in = f.inputs[i];
     if (args[i].is_null()) fail("argument " + std::to_string(i) + " ('" + in->var_name() + "') is an empty Array");
-    std::string why = mismatch(in->type(), args[i]);
-    if (!why.empty())
+    if (args[i].dtype() != in->dtype() || args[i].ndim() != in->rank() || !fits_static_dims(in->type(), args[i])) {
+      std::string why = mismatch(in->type(), args[i]);
       fail("argument " + std::to_string(i) + " ('" + in->var_name() + "', declared " + in->type().str() + ") got " +
            shape_of(args[i]) + ": " + why);
+    }
     if (!args[i].device().is_cpu())
       fail("argument " + std::to_string(i) + " ('" + in->var_name() + "') lives on " + args[i].device().str() +
            "; this function runs on the CPU");
-    bind[in.get()] = args[i];
   }
   // Every output and update reads the shared values from before the call.
-  for (auto& [var, state] : f.shared) {
-    std::lock_guard<std::mutex> lock(state->mu);
-    bind[var.get()] = state->value;
+  std::vector<Array> results;
+  if (f.native) {
+    std::vector<Array> params;
+    params.reserve(args.size() + f.shared.size());
+    params.insert(params.end(), args.begin(), args.end());
+    for (auto& [var, state] : f.shared) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      params.push_back(state->value);
+    }
+    results = f.native->run(params);
+  } else {
+    ir::Bindings bind;
+    for (std::size_t i = 0; i < args.size(); ++i) bind[f.inputs[i].get()] = args[i];
+    for (auto& [var, state] : f.shared) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      bind[var.get()] = state->value;
+    }
+    std::vector<NodeRef> roots = f.outputs;
+    for (auto& [v, e] : f.updates) roots.push_back(e);
+    results = ir::interpret(roots, bind);
   }
-  std::vector<NodeRef> roots = f.outputs;
-  for (auto& [v, e] : f.updates) roots.push_back(e);
-  std::vector<Array> results = f.native ? f.native->run(bind) : ir::interpret(roots, bind);
   // Check every update before applying any, so that a failing call leaves
   // all shared variables as they were.
   std::vector<std::pair<std::shared_ptr<SharedState>, Array>> commit;
   for (std::size_t i = 0; i < f.updates.size(); ++i) {
-    auto state = shared_state(f.updates[i].first->attrs().get_int("id"));
+    const std::shared_ptr<SharedState>& state = f.update_states[i];
     if (!state) continue;
     Array& v = results[f.outputs.size() + i];
     std::string why = mismatch(f.updates[i].first->type(), v);

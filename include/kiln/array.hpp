@@ -184,6 +184,12 @@ class Array {
 
 std::ostream& operator<<(std::ostream& os, const Array& a);
 
+// Host blocks of 1 MiB and more are kept for reuse when their last array
+// dies (at most 1 GiB, oldest dropped first), so that a function called in a
+// loop does not pay the OS's page faults for its outputs every call. This
+// returns them to the OS now and says how many bytes that was.
+std::size_t free_cached_memory();
+
 // C-contiguous strides (in elements) for a shape.
 Shape contiguous_strides(const Shape& shape);
 std::int64_t shape_size(const Shape& shape);
