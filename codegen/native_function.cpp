@@ -138,6 +138,7 @@ class CallScratch {
     }
     return Array::empty(shape, dtype);
   }
+  void clear() { free_.clear(); }
 
  private:
   std::vector<std::shared_ptr<Buffer>> free_;
@@ -162,15 +163,49 @@ std::vector<Array> NativeFunction::run(const ir::Bindings& bindings) const {
   return run(params);
 }
 
-std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
-  KILN_CHECK(params.size() == params_.size(), "native function called with " << params.size() << " parameters");
-  std::vector<Array> vals(num_slots_);
-  for (std::size_t i = 0; i < params.size(); ++i) vals[i] = params[i];
-  for (const auto& [s, v] : constants_) vals[static_cast<std::size_t>(s)] = v;
-  CallScratch scratch;
-  std::vector<Array> args;
+namespace {
+
+// The per-call working state, kept per thread so that its vectors' capacity
+// survives from one call to the next (a batch-1 call is a few microseconds;
+// a dozen mallocs are a visible part of that). Emptied of every Array at the
+// end of each call.
+struct CallState {
+  bool busy = false;
+  std::vector<Array> vals, args;
   std::vector<const Array*> ptrs;
   KernelArgs kargs;
+  CallScratch scratch;
+  void clear() {
+    vals.clear();
+    args.clear();
+    ptrs.clear();
+    scratch.clear();
+  }
+};
+
+}  // namespace
+
+std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
+  KILN_CHECK(params.size() == params_.size(), "native function called with " << params.size() << " parameters");
+  static thread_local CallState tls;
+  CallState local;
+  CallState& st = tls.busy ? local : tls;  // a nested call (none today) gets its own
+  st.busy = true;
+  struct Done {
+    CallState& st;
+    ~Done() {
+      st.clear();
+      st.busy = false;
+    }
+  } done{st};
+  std::vector<Array>& vals = st.vals;
+  vals.resize(num_slots_);
+  for (std::size_t i = 0; i < params.size(); ++i) vals[i] = params[i];
+  for (const auto& [s, v] : constants_) vals[static_cast<std::size_t>(s)] = v;
+  CallScratch& scratch = st.scratch;
+  std::vector<Array>& args = st.args;
+  std::vector<const Array*>& ptrs = st.ptrs;
+  KernelArgs& kargs = st.kargs;
   for (const Instr& ins : instrs_) {
     const ir::Node& n = *ins.node;
     Array out;
