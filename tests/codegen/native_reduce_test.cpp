@@ -324,23 +324,38 @@ TEST(NativeReduce, NaNsPropagateLikeTheInterpreter) {
 
 // ---- generated code ----
 
-TEST(NativeReduce, RowSumAndMaxLoopsVectorise) {
+// The optimised IR of the kernel computing `y` (one cluster).
+std::string optimized_ir_of(const Tensor& y) {
+  std::vector<ir::NodeRef> roots{y.node()};
+  codegen::Plan plan = codegen::partition(roots);
+  EXPECT_EQ(plan.clusters.size(), 1u);
+  auto jit = codegen::Jit::create();
+  codegen::define_kernel_helpers(*jit);
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = jit->new_module("reduce_test", *ctx);
+  codegen::emit_kernel(plan.clusters.at(0).kernel, "k", *m);
+  std::string ir;
+  jit->add_module(std::move(m), std::move(ctx), &ir);
+  return ir;
+}
+
+TEST(NativeReduce, RowSumMaxAndSoftmaxLoopsVectorise) {
   Tensor x = matrix("x", DType::F32);
-  for (const Tensor& y : {sum(x, -1), max(x, -1)}) {
-    std::vector<ir::NodeRef> roots{y.node()};
-    codegen::Plan plan = codegen::partition(roots);
-    ASSERT_EQ(plan.clusters.size(), 1u);
-    auto jit = codegen::Jit::create();
-    codegen::define_kernel_helpers(*jit);
-    auto ctx = std::make_unique<llvm::LLVMContext>();
-    auto m = jit->new_module("reduce_test", *ctx);
-    codegen::emit_kernel(plan.clusters[0].kernel, "k", *m);
-    std::string ir;
-    jit->add_module(std::move(m), std::move(ctx), &ir);
-    // A vector accumulator and a final horizontal reduction.
-    EXPECT_NE(ir.find("x float>"), std::string::npos) << ir;
-    EXPECT_NE(ir.find("llvm.vector.reduce"), std::string::npos) << ir;
-  }
+  // Vector accumulators, then a horizontal reduction.
+  const std::string s = optimized_ir_of(sum(x, -1));
+  EXPECT_NE(s.find("fadd reassoc <16 x float>"), std::string::npos) << s;
+  EXPECT_NE(s.find("llvm.vector.reduce.fadd"), std::string::npos) << s;
+  const std::string m = optimized_ir_of(max(x, -1));
+  EXPECT_NE(m.find("@llvm.maximum.v16f32"), std::string::npos) << m;
+  EXPECT_NE(m.find("llvm.vector.reduce.fmaximum"), std::string::npos) << m;
+  // Softmax: the max pass, and exp through libmvec in the sum and store passes.
+  const std::string sm = optimized_ir_of(softmax(x));
+  EXPECT_NE(sm.find("llvm.vector.reduce.fmaximum"), std::string::npos) << sm;
+  EXPECT_NE(sm.find("llvm.vector.reduce.fadd"), std::string::npos) << sm;
+  EXPECT_NE(sm.find("@_ZGV"), std::string::npos) << sm;
+  // Column sums: vector adds across the kept innermost dim, no horizontal reduction.
+  const std::string c = optimized_ir_of(sum(x, 0));
+  EXPECT_NE(c.find("<16 x float>"), std::string::npos) << c;
 }
 
 }  // namespace
