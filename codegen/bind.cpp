@@ -1,5 +1,7 @@
 #include "codegen/bind.hpp"
 
+#include <algorithm>
+
 #include "ir/interp_util.hpp"
 #include "ir/shape_util.hpp"
 
@@ -51,7 +53,12 @@ Shape cluster_output_shape(const Cluster& c, const std::vector<const Array*>& in
       dims.push_back(&n->input(a)->type().dims);
     }
     Shape& out = shapes[ni + j];
-    if (!ir::is_elementwise(n->op())) {
+    if (n->op() == ir::OpCode::Squeeze) {  // of statically-1 dims
+      const auto& axes = n->attrs().get_ints("axes");
+      out.clear();
+      for (std::size_t ax = 0; ax < ss[0]->size(); ++ax)
+        if (std::find(axes.begin(), axes.end(), static_cast<std::int64_t>(ax)) == axes.end()) out.push_back((*ss[0])[ax]);
+    } else if (!ir::is_elementwise(n->op())) {
       reduce_shape(*n, *ss[0], &out);
     } else if (ss.size() == 1) {
       out = *ss[0];
@@ -84,7 +91,7 @@ Shape cluster_output_shape(const Cluster& c, const std::vector<const Array*>& in
         if (k.reduced[d] && in[d] != first_in[d]) mismatch(*c.nodes[static_cast<std::size_t>(r)], in, "this reduction");
     }
     const Shape& root = shapes[ni + c.nodes.size() - 1];
-    if (!c.kernel.body.back().row) {
+    if (!c.root_kept && !c.kernel.body.back().row) {
       const std::size_t lead = k.reduced.size() - root.size();
       for (std::size_t d = lead; d < k.reduced.size(); ++d)
         if (k.reduced[d] && root[d - lead] != first_in[d] && root[d - lead] != 1) mismatch(*c.root, root, "this value");

@@ -70,7 +70,8 @@ int add_constant_expr(Kernel& k, const Node& n) {
 // input space, or the root's shape for an elementwise cluster) or over the
 // reduced shape of keepdims=false reductions (`kept`).
 struct ClusterState {
-  bool has_reduce = false;
+  bool has_reduce = false;              // the space is fixed: a reduction (or a squeeze into the reduced shape) joined
+  bool has_reduction = false;           // a reduction joined (`space` has its input's static sizes)
   int rank = 0;                         // the iteration space's rank
   std::vector<std::int64_t> axes;       // the reduced axes
   std::vector<ir::Dim> space;           // the iteration space's static dims
@@ -115,9 +116,9 @@ void build_kernel(Cluster& c, const ClusterState& st, const std::unordered_map<c
   for (std::size_t i = 0; i < c.nodes.size(); ++i) position[c.nodes[i]] = static_cast<int>(i);
   // Operands first (in order of first use), so that loads get stable numbers.
   for (const Node* n : c.nodes) {
-    // A reduction reads its input over the iteration space; other nodes
-    // read theirs where they themselves live.
-    const bool reads_kept = !ir::is_elementwise(n->op()) ? false : kept.at(n);
+    // A reduction or a squeeze reads its input over the iteration space;
+    // other nodes read theirs where they themselves live.
+    const bool reads_kept = ir::is_elementwise(n->op()) && kept.at(n);
     for (const ir::NodeRef& in : n->inputs())
       if (!position.count(in.get()) && !is_inline_constant(*in) &&
           std::find(c.inputs.begin(), c.inputs.end(), in.get()) == c.inputs.end()) {
@@ -143,6 +144,10 @@ void build_kernel(Cluster& c, const ClusterState& st, const std::unordered_map<c
       args.push_back(it->second);
     }
     c.arg_slots.push_back(std::move(slots));
+    if (n->op() == OpCode::Squeeze) {  // a per-row value, the same in the reduced shape
+      expr[n] = args.at(0);
+      continue;
+    }
     if (is_kernel_reduction(n->op())) {
       c.reductions.push_back(position.at(n));
       expr[n] = add_reduce(k, n->op(), n->dtype(), args.at(0));
@@ -187,20 +192,45 @@ Plan partition(const std::vector<ir::NodeRef>& roots) {
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const Node* n = *it;
     const auto& us = users[n];
+    // Which cluster reads n, and in which space (c = -1: none, or several).
+    int c = -1;
+    bool fuse = !is_root.count(n) && !us.empty();
+    bool space_kept = false;
+    for (const Node* u : us) {
+      auto cu = cluster_of.find(u);
+      if (cu == cluster_of.end() || (c >= 0 && (cu->second != c || reads_kept(u) != space_kept))) {
+        fuse = false;
+        break;
+      }
+      c = cu->second;
+      space_kept = reads_kept(u);
+    }
+    if (n->op() == OpCode::Squeeze && fuse && (space_kept || !states[static_cast<std::size_t>(c)].has_reduce)) {
+      // Squeezing a keepdims result's reduced axes moves a per-row value
+      // into the reduced shape: nothing to compute (logsumexp's `+ m`).
+      // The first such node in a cluster fixes its iteration space, as a
+      // keepdims=false reduction would (the squeeze may be visited first).
+      ClusterState& st = states[static_cast<std::size_t>(c)];
+      const Cluster& cl = plan.clusters[static_cast<std::size_t>(c)];
+      const auto& axes = n->attrs().get_ints("axes");
+      const auto in_rank = static_cast<int>(n->input(0)->rank());
+      if (!st.has_reduce && !axes.empty() && n->rank() == cl.root->rank()) {
+        for (const Node* m : cl.nodes) kept[m] = true;
+        st.has_reduce = true;
+        st.rank = in_rank;
+        st.axes = axes;
+        st.space = n->input(0)->type().dims;
+        for (std::int64_t ax : axes) st.space[static_cast<std::size_t>(ax)] = ir::Dim();  // sizes a reduction may tell
+      }
+      if (st.has_reduce && axes == st.axes && in_rank == st.rank) {
+        cluster_of[n] = c;
+        kept[n] = true;
+        plan.clusters[static_cast<std::size_t>(c)].nodes.push_back(n);
+        continue;
+      }
+    }
     if (fusible(*n)) {
       const bool reduction = !ir::is_elementwise(n->op());
-      int c = -1;
-      bool fuse = !is_root.count(n) && !us.empty();
-      bool space_kept = false;
-      for (const Node* u : us) {
-        auto cu = cluster_of.find(u);
-        if (cu == cluster_of.end() || (c >= 0 && (cu->second != c || reads_kept(u) != space_kept))) {
-          fuse = false;
-          break;
-        }
-        c = cu->second;
-        space_kept = reads_kept(u);
-      }
       if (fuse && reduction) {
         // A reduction joins when it reduces the same axes of an input of
         // the same rank as the cluster's others, and its result lands where
@@ -219,8 +249,8 @@ Plan partition(const std::vector<ir::NodeRef>& roots) {
         } else {
           fuse = axes == st.axes && in_rank == st.rank && (space_kept ? !keep : keep);
         }
-        if (fuse && !st.has_reduce) {
-          st.has_reduce = true;
+        if (fuse && !st.has_reduction) {
+          st.has_reduce = st.has_reduction = true;
           st.rank = in_rank;
           st.axes = axes;
           st.space = n->input(0)->type().dims;
@@ -238,7 +268,7 @@ Plan partition(const std::vector<ir::NodeRef>& roots) {
         plan.clusters.push_back(std::move(cl));
         ClusterState st;
         if (reduction) {
-          st.has_reduce = true;
+          st.has_reduce = st.has_reduction = true;
           st.rank = static_cast<int>(n->input(0)->rank());
           st.axes = n->attrs().get_ints("axes");
           st.space = n->input(0)->type().dims;

@@ -8,7 +8,8 @@
 // their input's rank; its nodes are computed either over the reductions'
 // input space (elementwise producers, and consumers reading a keepdims
 // result broadcast back, as softmax's `e / sum(e, -1, keepdims)`) or over
-// the reduced shape (consumers of a keepdims=false result). 0-d constants
+// the reduced shape (consumers of a keepdims=false result, and squeezes of
+// a keepdims result's reduced axes). 0-d constants
 // are folded into the kernels that read them. f32/f64 matmuls
 // are BLAS steps; shape ops that can be a strided view of their input
 // (transpose, expand_dims, squeeze, broadcasts, slice, flip, reshape) are view

@@ -772,7 +772,16 @@ class ReductionEmitter {
     }
     if (k_.body.back().row) {
       Loop ls(b_, f_, m, {}, "store");
-      Value* v = b_.CreateLoad(array_types_.back(), slot(k_.body.size() - 1, ls.index()));
+      // From its array, or (a kernel without reductions: a squeeze) computed here.
+      Value* v = nullptr;
+      if (arrays_.back()) {
+        v = b_.CreateLoad(array_types_.back(), slot(k_.body.size() - 1, ls.index()));
+      } else {
+        std::vector<Value*> e(k_.body.size(), nullptr);
+        auto sptr = [&](std::size_t o) { return at_inner(cb, o, ls.index()); };
+        for (std::size_t i = 0; i < k_.body.size(); ++i) e[i] = compute(i, e, sptr);
+        v = e.back();
+      }
       em_.store(k_.output().dtype, v, at_inner(cb, out, ls.index()));
       ls.end({});
     }
