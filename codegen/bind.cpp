@@ -136,13 +136,14 @@ void bind_kernel(const Cluster& c, const std::vector<const Array*>& ins, const A
     });
     a.bufs[o] = {in.raw_data(), a.space.data(), st.data()};
   }
-  // Rows: every dim but the innermost, or (a reduction whose innermost dim
-  // is reduced) the kept dims.
+  // Rows (kernel.hpp's ABI): every dim but the innermost; in a reduction
+  // kernel the kept dims, with the innermost (kept) one in blocks.
   a.rows = 1;
   const bool inner_reduced = k.inner_reduced();
   for (std::size_t d = 0; d + (inner_reduced ? 0 : 1) < r; ++d)
     if (!k.has_reduction() || !k.reduced[d]) a.rows *= a.space[d];
-  a.splittable_row = r > 0 && !inner_reduced;
+  if (k.has_reduction() && !inner_reduced) a.rows *= (a.space[r - 1] + kKeptInnerBlock - 1) / kKeptInnerBlock;
+  a.splittable_row = r > 0 && !k.has_reduction();
 }
 
 }  // namespace kiln::codegen

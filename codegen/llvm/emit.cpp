@@ -473,14 +473,14 @@ class Loop {
 // are scalars.
 //
 // Innermost dim kept (column sums of gradients): a row is one index of the
-// kept dims but the innermost, and its innermost dim is walked in chunks of
-// kChunk; per chunk, phase p loops over every reduced index and, inside, over
+// kept dims but the innermost and one chunk of kKeptInnerBlock indices of
+// the innermost dim (so threads split the work at chunks); phase p loops over every reduced index and, inside, over
 // the chunk's contiguous elements, folding into per-element accumulator
 // arrays on the stack. Per-row values live in such arrays too. The inner loop
 // stays contiguous and vectorises without reassociation.
 class ReductionEmitter {
  public:
-  static constexpr std::int64_t kChunk = 256;
+  static constexpr std::int64_t kChunk = kKeptInnerBlock;
 
   ReductionEmitter(const Kernel& k, llvm::Function* f, llvm::IRBuilder<>& b, ElementEmitter& em)
       : k_(k), f_(f), b_(b), em_(em), ph_(kernel_phases(k)), r_(static_cast<std::size_t>(k.rank)), nops_(k.operands.size()) {}
@@ -512,9 +512,14 @@ class ReductionEmitter {
       std::vector<int> dims;
       for (std::size_t d = 0; d + (k_.inner_reduced() ? 0 : 1) < r_; ++d)
         if (!k_.reduced[d]) dims.push_back(static_cast<int>(d));
-      std::vector<Value*> base = offset(data_, row, dims);
-      if (k_.inner_reduced()) emit_row_inner_reduced(base);
-      else emit_row_inner_kept(base);
+      if (k_.inner_reduced()) {
+        emit_row_inner_reduced(offset(data_, row, dims));
+      } else {
+        // A row is also one block of the innermost dim (kernel.hpp's ABI).
+        Value* blocks = b_.CreateUDiv(b_.CreateAdd(shape_.back(), b_.getInt64(kKeptInnerBlock - 1)),
+                                      b_.getInt64(kKeptInnerBlock));
+        emit_row_inner_kept(offset(data_, b_.CreateUDiv(row, blocks), dims), b_.CreateURem(row, blocks));
+      }
       rows.end({});
       b_.CreateBr(exit);
     }
@@ -661,6 +666,7 @@ class ReductionEmitter {
     for (std::size_t d = 0; d + 1 < r_; ++d)
       if (k_.reduced[d]) outer.push_back(static_cast<int>(d));
     const std::size_t out = nops_ - 1;
+    const int cached = cached_value();
     for (int p = 0; p < ph_.num_phases; ++p) {
       const std::vector<std::size_t> rs = reductions_of(p);
       std::vector<Value*> init;
@@ -672,8 +678,12 @@ class ReductionEmitter {
       Loop li(b_, f_, shape_.back(), oacc, "red.inner");
       std::vector<Value*> e = v;
       auto ptr = [&](std::size_t o) { return at_inner(pb, o, li.index()); };
-      for (std::size_t i = 0; i < k_.body.size(); ++i)
-        if (!k_.body[i].row && ph_.phase[i] <= p) e[i] = compute(i, e, ptr);
+      for (std::size_t i = 0; i < k_.body.size(); ++i) {
+        if (k_.body[i].row || ph_.phase[i] > p) continue;
+        if (stores_in(p) && static_cast<int>(i) == cached) e[i] = em_.load(k_.output().dtype, ptr(out));
+        else e[i] = compute(i, e, ptr);
+      }
+      if (cached >= 0 && p == ph_.num_phases - 2) em_.store(k_.output().dtype, e[static_cast<std::size_t>(cached)], ptr(out));
       std::vector<Value*> next;
       for (std::size_t a = 0; a < rs.size(); ++a)
         next.push_back(combine(k_.body[rs[a]], li.carried(a), e[static_cast<std::size_t>(k_.body[rs[a]].args[0])]));
@@ -685,6 +695,53 @@ class ReductionEmitter {
         if (k_.body[i].row && !v[i] && ph_.phase[i] <= p + 1) v[i] = compute(i, v, row_ptr);
     }
     if (k_.body.back().row) em_.store(k_.output().dtype, v.back(), base[out]);
+  }
+
+  // A per-element value that both the last reduction phase and the store
+  // phase compute (softmax's exp(x - max)), worth keeping in the output in
+  // between (written by the one, read back from cache by the other) because
+  // computing it costs a libm call or more. Needs an output that iterates
+  // every dim (one element per index, one row per thread) of the value's
+  // dtype, and that no input aliases (the executor allocates it fresh).
+  // -1: none.
+  int cached_value() const {
+    const std::size_t n = k_.body.size();
+    if (k_.body.back().row || ph_.num_phases < 2) return -1;
+    for (bool b : k_.output().broadcast)
+      if (b) return -1;
+    // The per-element expressions that `targets` read, directly or not.
+    auto cone = [&](std::vector<char> marked) {
+      for (std::size_t i = n; i-- > 0;)
+        if (marked[i] && !k_.body[i].row)
+          for (int a : k_.body[i].args) marked[static_cast<std::size_t>(a)] = !k_.body[static_cast<std::size_t>(a)].row;
+      return marked;
+    };
+    std::vector<char> root(n, 0), red(n, 0);
+    root[n - 1] = 1;
+    for (std::size_t i : reductions_of(ph_.num_phases - 2)) red[static_cast<std::size_t>(k_.body[i].args[0])] = 1;
+    root = cone(root);
+    red = cone(red);
+    int best = -1;
+    std::int64_t best_cost = 15;
+    for (std::size_t x = 0; x + 1 < n; ++x) {
+      if (!root[x] || !red[x] || k_.body[x].dtype != k_.output().dtype) continue;
+      std::vector<char> one(n, 0);
+      one[x] = 1;
+      one = cone(one);
+      std::int64_t cost = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const KernelExpr& e = k_.body[i];
+        if (!one[i] || e.kind != KernelExpr::Kind::Op) continue;
+        const bool heavy = ir::op_info(e.op).category == ir::OpCategory::UnaryFloat || e.op == OpCode::Pow ||
+                           e.op == OpCode::Atan2;
+        cost += heavy ? 16 : 1;
+      }
+      if (cost >= best_cost) {
+        best = static_cast<int>(x);
+        best_cost = cost;
+      }
+    }
+    return best;
   }
 
   // ---- innermost dim kept ----
@@ -704,14 +761,13 @@ class ReductionEmitter {
     return b_.CreateGEP(array_types_[i], arrays_[i], j);
   }
 
-  void emit_row_inner_kept(const std::vector<Value*>& base) {
+  void emit_row_inner_kept(const std::vector<Value*>& base, Value* block) {
     std::vector<int> red;
     for (std::size_t d = 0; d < r_; ++d)
       if (k_.reduced[d]) red.push_back(static_cast<int>(d));
     Value* n = shape_.back();
-    Value* chunks = b_.CreateUDiv(b_.CreateAdd(n, b_.getInt64(kChunk - 1)), b_.getInt64(kChunk));
-    Loop lc(b_, f_, chunks, {}, "chunks");
-    Value* j0 = b_.CreateMul(lc.index(), b_.getInt64(kChunk));
+    Value* j0 = b_.CreateMul(block, b_.getInt64(kChunk));
+    const int cached = cached_value();
     Value* m = b_.CreateBinaryIntrinsic(Intr::smin, b_.getInt64(kChunk), b_.CreateSub(n, j0));
     std::vector<Value*> cb(nops_);  // the chunk's first element
     for (std::size_t o = 0; o < nops_; ++o) cb[o] = at_inner(base, o, j0);
@@ -744,9 +800,11 @@ class ReductionEmitter {
           if (ph_.phase[i] == 0) e[i] = compute(i, e, ptr);
           else if (ph_.phase[i] <= p) e[i] = b_.CreateLoad(array_types_[i], slot(i, j));
         } else if (ph_.phase[i] <= p) {
-          e[i] = compute(i, e, ptr);
+          if (stores_in(p) && static_cast<int>(i) == cached) e[i] = em_.load(k_.output().dtype, ptr(out));
+          else e[i] = compute(i, e, ptr);
         }
       }
+      if (cached >= 0 && p == ph_.num_phases - 2) em_.store(k_.output().dtype, e[static_cast<std::size_t>(cached)], ptr(out));
       for (std::size_t i : rs) {
         Value* s = slot(i, j);
         b_.CreateStore(combine(k_.body[i], b_.CreateLoad(array_types_[i], s), e[static_cast<std::size_t>(k_.body[i].args[0])]), s);
@@ -785,7 +843,6 @@ class ReductionEmitter {
       em_.store(k_.output().dtype, v, at_inner(cb, out, ls.index()));
       ls.end({});
     }
-    lc.end({});
   }
 
   const Kernel& k_;
