@@ -101,7 +101,8 @@ std::int64_t kernel_cost(const Kernel& k) {
 }
 
 void launch_kernel(const Kernel& k, KilnKernelFn fn, KernelArgs& a) {
-  if (a.elements() == 0) return;
+  // A reduction over an empty axis still writes its rows (sum → 0).
+  if (a.elements() == 0 && (!k.has_reduction() || a.rows == 0)) return;
   const std::int64_t rows = a.rows;
   const std::size_t r = a.space.size();
   const std::int64_t elems = a.elements();

@@ -66,54 +66,107 @@ int add_constant_expr(Kernel& k, const Node& n) {
   return add_const(k, t, 0, ir::interp::float_to_int(v, t));
 }
 
-KernelOperand operand_for(const Node& v, const Node& root) {
+// Where a cluster's nodes live: over the iteration space (the reductions'
+// input space, or the root's shape for an elementwise cluster) or over the
+// reduced shape of keepdims=false reductions (`kept`).
+struct ClusterState {
+  bool has_reduce = false;              // the space is fixed: a reduction (or a squeeze into the reduced shape) joined
+  bool has_reduction = false;           // a reduction joined (`space` has its input's static sizes)
+  int rank = 0;                         // the iteration space's rank
+  std::vector<std::int64_t> axes;       // the reduced axes
+  std::vector<ir::Dim> space;           // the iteration space's static dims
+};
+
+// Operand `v` of a kernel of `k.rank` dims (`space`: their static sizes),
+// read over the iteration space or, when `kept`, over the kept dims.
+KernelOperand operand_for(const Node& v, bool kept, const Kernel& k, const std::vector<ir::Dim>& space) {
   KernelOperand o;
   o.dtype = v.dtype();
-  const std::int64_t r = root.rank(), q = v.rank();
+  const int r = k.rank;
+  std::vector<int> dims;  // the iteration dims v's dims may map onto
+  for (int d = 0; d < r; ++d)
+    if (!kept || k.reduced.empty() || !k.reduced[static_cast<std::size_t>(d)]) dims.push_back(d);
+  const auto q = static_cast<std::size_t>(v.rank());
+  KILN_CHECK(q <= dims.size(), "an operand of rank " << q << " in a kernel of rank " << r);
   o.broadcast.assign(static_cast<std::size_t>(r), true);
-  for (std::int64_t d = r - q; d < r; ++d) {
-    const ir::Dim& vd = v.type().dims[static_cast<std::size_t>(d - (r - q))];
-    const ir::Dim& od = root.type().dims[static_cast<std::size_t>(d)];
-    const bool stretched = vd.known() && vd.size == 1 && !(od.known() && od.size == 1);
-    o.broadcast[static_cast<std::size_t>(d)] = stretched;
+  std::vector<int> axes;
+  for (std::size_t a = 0; a < q; ++a) {
+    const int d = dims[dims.size() - q + a];
+    axes.push_back(d);
+    const ir::Dim& vd = v.type().dims[a];
+    const ir::Dim& od = space[static_cast<std::size_t>(d)];
+    o.broadcast[static_cast<std::size_t>(d)] = vd.known() && vd.size == 1 && !(od.known() && od.size == 1);
   }
+  bool left_padded = true;
+  for (std::size_t a = 0; a < q; ++a) left_padded = left_padded && axes[a] == r - static_cast<int>(q) + static_cast<int>(a);
+  if (!left_padded) o.axes = std::move(axes);
   return o;
 }
 
-void build_kernel(Cluster& c) {
+void build_kernel(Cluster& c, const ClusterState& st, const std::unordered_map<const Node*, bool>& kept) {
   Kernel& k = c.kernel;
-  k.rank = static_cast<int>(c.root->rank());
+  k.rank = st.has_reduce ? st.rank : static_cast<int>(c.root->rank());
+  std::vector<ir::Dim> space = st.has_reduce ? st.space : c.root->type().dims;
+  if (st.has_reduce) {
+    k.reduced.assign(static_cast<std::size_t>(k.rank), false);
+    for (std::int64_t ax : st.axes) k.reduced[static_cast<std::size_t>(ax)] = true;
+  }
   std::unordered_map<const Node*, int> expr;  // value → expression index
-  std::unordered_set<const Node*> members(c.nodes.begin(), c.nodes.end());
+  std::unordered_map<const Node*, int> position;
+  for (std::size_t i = 0; i < c.nodes.size(); ++i) position[c.nodes[i]] = static_cast<int>(i);
   // Operands first (in order of first use), so that loads get stable numbers.
-  for (const Node* n : c.nodes)
+  for (const Node* n : c.nodes) {
+    // A reduction or a squeeze reads its input over the iteration space;
+    // other nodes read theirs where they themselves live.
+    const bool reads_kept = ir::is_elementwise(n->op()) && kept.at(n);
     for (const ir::NodeRef& in : n->inputs())
-      if (!members.count(in.get()) && !is_inline_constant(*in) &&
+      if (!position.count(in.get()) && !is_inline_constant(*in) &&
           std::find(c.inputs.begin(), c.inputs.end(), in.get()) == c.inputs.end()) {
         c.inputs.push_back(in.get());
-        k.operands.push_back(operand_for(*in, *c.root));
+        k.operands.push_back(operand_for(*in, reads_kept, k, space));
       }
-  k.operands.push_back(operand_for(*c.root, *c.root));
+  }
+  c.root_kept = kept.at(c.root);
+  k.operands.push_back(operand_for(*c.root, c.root_kept, k, space));
   for (const Node* n : c.nodes) {
-    std::vector<int> args;
+    std::vector<int> args, slots;
     for (const ir::NodeRef& in : n->inputs()) {
+      const auto pos = std::find(c.inputs.begin(), c.inputs.end(), in.get()) - c.inputs.begin();
+      auto p = position.find(in.get());
+      slots.push_back(p != position.end() ? static_cast<int>(c.inputs.size()) + p->second
+                      : is_inline_constant(*in) ? -1
+                                                : static_cast<int>(pos));
       auto it = expr.find(in.get());
       if (it == expr.end()) {
-        int e;
-        if (is_inline_constant(*in)) {
-          e = add_constant_expr(k, *in);
-        } else {
-          const auto pos = std::find(c.inputs.begin(), c.inputs.end(), in.get()) - c.inputs.begin();
-          e = add_load(k, static_cast<int>(pos));
-        }
+        const int e = is_inline_constant(*in) ? add_constant_expr(k, *in) : add_load(k, static_cast<int>(pos));
         it = expr.emplace(in.get(), e).first;
       }
       args.push_back(it->second);
     }
+    c.arg_slots.push_back(std::move(slots));
+    if (n->op() == OpCode::Squeeze) {  // a per-row value, the same in the reduced shape
+      expr[n] = args.at(0);
+      continue;
+    }
+    if (is_kernel_reduction(n->op())) {
+      c.reductions.push_back(position.at(n));
+      expr[n] = add_reduce(k, n->op(), n->dtype(), args.at(0));
+      continue;
+    }
     const std::int64_t attr = n->op() == OpCode::Polygamma ? n->attrs().get_int("n") : 0;
     expr[n] = add_op(k, n->op(), n->dtype(), std::move(args), attr);
   }
+  // A per-row output is stored once per row, whatever the static sizes say.
+  if (k.body.back().row)
+    for (std::size_t d = 0; d < k.reduced.size(); ++d)
+      if (k.reduced[d]) k.operands.back().broadcast[d] = true;
   verify_kernel(k);
+}
+
+// Can `n` be computed in a kernel at all?
+bool fusible(const Node& n) {
+  if (ir::is_elementwise(n.op())) return true;
+  return is_kernel_reduction(n.op()) && n.input(0)->rank() > 0 && !n.attrs().get_ints("axes").empty();
 }
 
 }  // namespace
@@ -130,23 +183,82 @@ Plan partition(const std::vector<ir::NodeRef>& roots) {
 
   // Clusters, consumers first.
   std::unordered_map<const Node*, int> cluster_of;
+  std::unordered_map<const Node*, bool> kept;  // fused nodes: computed over the reduced shape
+  std::vector<ClusterState> states;
   std::unordered_set<const Node*> needed;  // values some step reads, or outputs
+  // The space in which fused user `u` reads its inputs: a reduction reads
+  // over the iteration space.
+  auto reads_kept = [&](const Node* u) { return ir::is_elementwise(u->op()) && kept.at(u); };
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const Node* n = *it;
     const auto& us = users[n];
-    if (ir::is_elementwise(n->op())) {
-      int c = -1;
-      bool fuse = !is_root.count(n) && !us.empty();
-      for (const Node* u : us) {
-        auto cu = cluster_of.find(u);
-        if (cu == cluster_of.end() || (c >= 0 && cu->second != c)) {
-          fuse = false;
-          break;
+    // Which cluster reads n, and in which space (c = -1: none, or several).
+    int c = -1;
+    bool fuse = !is_root.count(n) && !us.empty();
+    bool space_kept = false;
+    for (const Node* u : us) {
+      auto cu = cluster_of.find(u);
+      if (cu == cluster_of.end() || (c >= 0 && (cu->second != c || reads_kept(u) != space_kept))) {
+        fuse = false;
+        break;
+      }
+      c = cu->second;
+      space_kept = reads_kept(u);
+    }
+    if (n->op() == OpCode::Squeeze && fuse && (space_kept || !states[static_cast<std::size_t>(c)].has_reduce)) {
+      // Squeezing a keepdims result's reduced axes moves a per-row value
+      // into the reduced shape: nothing to compute (logsumexp's `+ m`).
+      // The first such node in a cluster fixes its iteration space, as a
+      // keepdims=false reduction would (the squeeze may be visited first).
+      ClusterState& st = states[static_cast<std::size_t>(c)];
+      const Cluster& cl = plan.clusters[static_cast<std::size_t>(c)];
+      const auto& axes = n->attrs().get_ints("axes");
+      const auto in_rank = static_cast<int>(n->input(0)->rank());
+      if (!st.has_reduce && !axes.empty() && n->rank() == cl.root->rank()) {
+        for (const Node* m : cl.nodes) kept[m] = true;
+        st.has_reduce = true;
+        st.rank = in_rank;
+        st.axes = axes;
+        st.space = n->input(0)->type().dims;
+        for (std::int64_t ax : axes) st.space[static_cast<std::size_t>(ax)] = ir::Dim();  // sizes a reduction may tell
+      }
+      if (st.has_reduce && axes == st.axes && in_rank == st.rank) {
+        cluster_of[n] = c;
+        kept[n] = true;
+        plan.clusters[static_cast<std::size_t>(c)].nodes.push_back(n);
+        continue;
+      }
+    }
+    if (fusible(*n)) {
+      const bool reduction = !ir::is_elementwise(n->op());
+      if (fuse && reduction) {
+        // A reduction joins when it reduces the same axes of an input of
+        // the same rank as the cluster's others, and its result lands where
+        // its users read it: keepdims over the iteration space, or the
+        // reduced shape itself.
+        ClusterState& st = states[static_cast<std::size_t>(c)];
+        const Cluster& cl = plan.clusters[static_cast<std::size_t>(c)];
+        const auto& axes = n->attrs().get_ints("axes");
+        const bool keep = n->attrs().get_bool("keepdims");
+        const auto in_rank = static_cast<int>(n->input(0)->rank());
+        if (!st.has_reduce) {
+          fuse = n->rank() == cl.root->rank();
+          if (fuse && !keep)
+            for (const Node* m : cl.nodes) kept[m] = true;  // the cluster so far lives in the reduced shape
+          space_kept = !keep;
+        } else {
+          fuse = axes == st.axes && in_rank == st.rank && (space_kept ? !keep : keep);
         }
-        c = cu->second;
+        if (fuse && !st.has_reduction) {
+          st.has_reduce = st.has_reduction = true;
+          st.rank = in_rank;
+          st.axes = axes;
+          st.space = n->input(0)->type().dims;
+        }
       }
       if (fuse) {
         cluster_of[n] = c;
+        kept[n] = space_kept;
         plan.clusters[static_cast<std::size_t>(c)].nodes.push_back(n);
       } else {
         cluster_of[n] = static_cast<int>(plan.clusters.size());
@@ -154,6 +266,15 @@ Plan partition(const std::vector<ir::NodeRef>& roots) {
         cl.root = n;
         cl.nodes.push_back(n);
         plan.clusters.push_back(std::move(cl));
+        ClusterState st;
+        if (reduction) {
+          st.has_reduce = st.has_reduction = true;
+          st.rank = static_cast<int>(n->input(0)->rank());
+          st.axes = n->attrs().get_ints("axes");
+          st.space = n->input(0)->type().dims;
+        }
+        states.push_back(std::move(st));
+        kept[n] = reduction && !n->attrs().get_bool("keepdims");
       }
       continue;
     }
@@ -167,9 +288,10 @@ Plan partition(const std::vector<ir::NodeRef>& roots) {
     }
     if (need) needed.insert(n);
   }
-  for (Cluster& c : plan.clusters) {
+  for (std::size_t i = 0; i < plan.clusters.size(); ++i) {
+    Cluster& c = plan.clusters[i];
     std::reverse(c.nodes.begin(), c.nodes.end());  // collected consumers first
-    build_kernel(c);
+    build_kernel(c, states[i], kept);
   }
   for (const Node* n : order) {
     auto c = cluster_of.find(n);
