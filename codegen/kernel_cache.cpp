@@ -8,7 +8,9 @@
 #include <llvm/IR/Module.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <exception>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include "codegen/llvm/emit.hpp"
 #include "codegen/llvm/jit.hpp"
 #include "kiln/error.hpp"
+#include "runtime/parallel.hpp"
 
 #ifndef KILN_VERSION
 #error "KILN_VERSION is defined by CMake (the project version)"
@@ -121,6 +124,52 @@ Hash128 kernel_cache_key(const std::string& kernel_text) {
 KernelCacheStats native_kernel_cache_stats() { return {g_compiled.load(), g_loaded.load(), g_rejected.load()}; }
 std::size_t native_kernels_compiled() { return g_compiled.load(); }
 
+namespace {
+
+// A kernel that missed both caches.
+struct Miss {
+  const Kernel* kernel;
+  const std::string* text;
+  Hash128 key;
+  std::string name;       // its JIT symbol
+  bool poisoned = false;  // a bad disk object already holds symbol_of(key) in the JIT
+  std::string object;     // compiled by LLVM
+};
+
+// Compiles the misses to objects, several at once when there are several
+// and cores to spare: each worker has its own LLVM context per kernel and
+// its own target machine (ObjectCompiler); linking stays serial.
+void compile_misses(Jit& jit, std::vector<Miss>& misses) {
+  auto compile_one = [&jit](Miss& m, ObjectCompiler& compiler) {
+    llvm::LLVMContext ctx;
+    std::unique_ptr<llvm::Module> mod = jit.new_module(m.name, ctx);
+    emit_kernel(*m.kernel, m.name, *mod);
+    m.object = compiler.compile(*mod);
+  };
+  const int workers = static_cast<int>(std::min<std::size_t>(misses.size(), detail::parallel_threads()));
+  if (workers <= 1) {
+    for (Miss& m : misses) compile_one(m, jit.compiler());
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  std::exception_ptr error;
+  detail::parallel_for(workers, [&](int, int) {
+    ObjectCompiler compiler;  // its target machine is made when this worker gets a kernel
+    for (std::size_t i; (i = next.fetch_add(1)) < misses.size();) {
+      try {
+        compile_one(misses[i], compiler);
+      } catch (...) {  // parallel_for's parts must not throw: rethrown below
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (!error) error = std::current_exception();
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
 std::vector<KilnKernelFn> compile_kernels(const std::vector<const Kernel*>& kernels) {
   std::vector<std::string> texts;
   texts.reserve(kernels.size());
@@ -129,9 +178,10 @@ std::vector<KilnKernelFn> compile_kernels(const std::vector<const Kernel*>& kern
   std::lock_guard<std::mutex> lock(kc.mu);
 
   std::unique_ptr<DiskCache> disk;  // made when a kernel is not in memory
-  bool stored = false;
+  std::vector<Miss> misses;
+  std::unordered_map<std::string, std::size_t> missing;  // text → index in misses (duplicates in one call)
   for (std::size_t i = 0; i < kernels.size(); ++i) {
-    if (kc.fns.count(texts[i])) continue;  // in memory (or an earlier duplicate in this call)
+    if (kc.fns.count(texts[i]) || missing.count(texts[i])) continue;
     if (!kc.jit) {
       kc.jit = Jit::create();
       define_kernel_helpers(*kc.jit);
@@ -142,52 +192,50 @@ std::vector<KilnKernelFn> compile_kernels(const std::vector<const Kernel*>& kern
     const std::string name = symbol_of(key);
 
     // 2. the disk: a hit is linked as it is.
-    void* fn = nullptr;
-    bool poisoned = false;  // `name` was given to the JIT by an object that then failed
     std::string obj;
     DiskCache::Status st = disk->load(key, &obj);
+    bool added = false;
     if (st == DiskCache::Status::Hit) {
-      bool added = false;
+      void* fn = nullptr;
       try {
         jit.add_object(obj, name);
         added = true;
         fn = jit.try_lookup(name);
       } catch (const RuntimeError&) {
-        // not an object LLVM can read after all: recompile below
+        // not an object LLVM can read after all: recompile
       }
       if (fn) {
         ++g_loaded;
-      } else {
-        st = DiskCache::Status::Corrupt;
-        poisoned = added;
+        kc.fns.emplace(texts[i], reinterpret_cast<KilnKernelFn>(fn));
+        continue;
       }
+      st = DiskCache::Status::Corrupt;
     }
     if (st == DiskCache::Status::Corrupt) ++g_rejected;
-
-    // 3. LLVM, and the object stored for the next process. When a bad
-    // object already holds `name` in this JIT (vanishingly rare: it passed
-    // the hash check), this process uses a second name and deletes the
-    // entry, so the next process recompiles and stores a good one.
-    if (!fn) {
-      const std::string fresh = poisoned ? name + "_r" : name;
-      auto ctx = std::make_unique<llvm::LLVMContext>();
-      std::unique_ptr<llvm::Module> m = jit.new_module(fresh, *ctx);
-      emit_kernel(*kernels[i], fresh, *m);
-      obj = jit.compile(*m);
-      m.reset();
-      ctx.reset();
-      if (poisoned)
-        disk->remove(key);
-      else if (disk->store(key, obj))
-        stored = true;
-      jit.add_object(obj, fresh);
-      fn = jit.try_lookup(fresh);
-      if (!fn) KILN_UNREACHABLE("kernel '" << fresh << "' compiled but its symbol is missing");
-      ++g_compiled;
-    }
-    kc.fns.emplace(texts[i], reinterpret_cast<KilnKernelFn>(fn));
+    // 3. LLVM, below. When a bad object already holds `name` in this JIT
+    // (vanishingly rare: it passed the hash check), this process uses a
+    // second name and deletes the entry, so that the next process
+    // recompiles and stores a good one.
+    missing.emplace(texts[i], misses.size());
+    misses.push_back({kernels[i], &texts[i], key, added ? name + "_r" : name, added, {}});
   }
-  if (stored) disk->trim();
+
+  if (!misses.empty()) {
+    compile_misses(*kc.jit, misses);
+    bool stored = false;
+    for (Miss& m : misses) {
+      if (m.poisoned)
+        disk->remove(m.key);
+      else if (disk->store(m.key, m.object))
+        stored = true;
+      kc.jit->add_object(m.object, m.name);
+      void* fn = kc.jit->try_lookup(m.name);
+      if (!fn) KILN_UNREACHABLE("kernel '" << m.name << "' compiled but its symbol is missing");
+      ++g_compiled;
+      kc.fns.emplace(*m.text, reinterpret_cast<KilnKernelFn>(fn));
+    }
+    if (stored) disk->trim();
+  }
 
   std::vector<KilnKernelFn> fns(kernels.size(), nullptr);
   for (std::size_t i = 0; i < kernels.size(); ++i) fns[i] = kc.fns.at(texts[i]);

@@ -151,9 +151,8 @@ Jit::~Jit() = default;
 std::unique_ptr<Jit> Jit::create() {
   host();  // throws when the host cannot be targeted
   std::unique_ptr<Jit> j(new Jit());
-  j->jtmb_ = std::make_unique<llvm::orc::JITTargetMachineBuilder>(*host_info().jtmb);
   auto built = llvm::orc::LLJITBuilder()
-                   .setJITTargetMachineBuilder(*j->jtmb_)
+                   .setJITTargetMachineBuilder(*host_info().jtmb)
                    // No platform runtime: kernels have no static initialisers,
                    // and the generic platform would add IR modules of its own.
                    .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
@@ -167,9 +166,14 @@ std::unique_ptr<Jit> Jit::create() {
   return j;
 }
 
-llvm::TargetMachine& Jit::target_machine() {
+ObjectCompiler::ObjectCompiler() = default;
+ObjectCompiler::~ObjectCompiler() = default;
+
+llvm::TargetMachine& ObjectCompiler::target_machine() {
   if (!tm_) {
-    auto tm = jtmb_->createTargetMachine();
+    Jit::host();  // throws when the host cannot be targeted
+    llvm::orc::JITTargetMachineBuilder jtmb = *host_info().jtmb;  // a copy: createTargetMachine is not const
+    auto tm = jtmb.createTargetMachine();
     if (!tm) throw RuntimeError("kiln: cannot create an LLVM target machine: " + to_string(tm.takeError()));
     tm_ = std::move(*tm);
   }
@@ -183,7 +187,7 @@ std::unique_ptr<llvm::Module> Jit::new_module(const std::string& name, llvm::LLV
   return m;
 }
 
-std::string Jit::compile(llvm::Module& module, std::string* optimized_ir) {
+std::string ObjectCompiler::compile(llvm::Module& module, std::string* optimized_ir) {
   const HostTarget& host = Jit::host();
   for (llvm::Function& f : module) {
     if (f.isDeclaration()) continue;

@@ -20,7 +20,6 @@ class Module;
 class TargetMachine;
 namespace orc {
 class LLJIT;
-class JITTargetMachineBuilder;
 }  // namespace orc
 }  // namespace llvm
 
@@ -32,6 +31,28 @@ namespace kiln::codegen {
 struct HostTarget {
   std::string triple, cpu, features;
   bool avx512 = false;
+};
+
+// Optimises modules and compiles them to relocatable objects for the host.
+// One per thread: it owns a target machine, which is not thread-safe.
+// Modules made by Jit::new_module (any LLVM context) may be compiled by any
+// ObjectCompiler, so the kernel cache compiles several kernels at once.
+class ObjectCompiler {
+ public:
+  ObjectCompiler();  // cheap: the target machine is created on the first compile
+  ~ObjectCompiler();
+  ObjectCompiler(const ObjectCompiler&) = delete;
+  ObjectCompiler& operator=(const ObjectCompiler&) = delete;
+
+  // Marks every function of the module for the host CPU (its features,
+  // 512-bit vectors where available), optimises it at O3 with the vector
+  // library and compiles it to an ELF relocatable object, returned as bytes.
+  // Also returns the optimised IR text when asked (tests).
+  std::string compile(llvm::Module& module, std::string* optimized_ir = nullptr);
+
+ private:
+  llvm::TargetMachine& target_machine();
+  std::unique_ptr<llvm::TargetMachine> tm_;
 };
 
 class Jit {
@@ -47,15 +68,16 @@ class Jit {
   // A module for this JIT: the host's triple and data layout set.
   std::unique_ptr<llvm::Module> new_module(const std::string& name, llvm::LLVMContext& ctx) const;
 
-  // Marks every function of the module for the host CPU (its features,
-  // 512-bit vectors where available), optimises it at O3 with the vector
-  // library and compiles it to an ELF relocatable object, returned as bytes.
-  // Also returns the optimised IR text when asked (tests).
-  std::string compile(llvm::Module& module, std::string* optimized_ir = nullptr);
+  // ObjectCompiler::compile with this JIT's own compiler.
+  std::string compile(llvm::Module& module, std::string* optimized_ir = nullptr) {
+    return compiler_.compile(module, optimized_ir);
+  }
   // Links an object made by compile() (possibly in another process): its
   // symbols become resolvable by lookup(). A kiln::RuntimeError when the
   // bytes are not an object LLVM can read.
   void add_object(std::string_view object, const std::string& buffer_name);
+  // This JIT's own compiler (for the thread that holds the JIT).
+  ObjectCompiler& compiler() { return compiler_; }
   // compile() then add_object().
   void add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> ctx,
                   std::string* optimized_ir = nullptr);
@@ -73,10 +95,8 @@ class Jit {
 
  private:
   Jit();
-  llvm::TargetMachine& target_machine();
 
-  std::unique_ptr<llvm::orc::JITTargetMachineBuilder> jtmb_;
-  std::unique_ptr<llvm::TargetMachine> tm_;  // created on the first compile
+  ObjectCompiler compiler_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
 };
 
