@@ -33,14 +33,21 @@ std::string to_string(llvm::Error e) {
   return os.str();
 }
 
-void init_llvm_once() {
+// Only code generation needs LLVM's target registry; linking objects (a
+// process whose kernels are all on disk) does not.
+void init_codegen_once() {
   static std::once_flag once;
   std::call_once(once, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
-    // libmvec's vector functions (_ZGVeN16v_expf, ...) are resolved from the process.
-    llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
   });
+}
+
+// libmvec's vector functions (_ZGVeN16v_expf, ...) are resolved from the
+// process when an object is linked.
+void load_libmvec_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1"); });
 }
 
 // glibc 2.36's libmvec has more vector functions than LLVM 19's LIBMVEC-X86
@@ -116,7 +123,7 @@ struct HostInfo {
 const HostInfo& host_info() {
   static const HostInfo* info = [] {
     auto* h = new HostInfo;  // never destroyed: used until exit
-    init_llvm_once();
+    // detectHost only asks the CPU (no target registry needed).
     auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
     if (!jtmb) {
       h->error = to_string(jtmb.takeError());
@@ -137,6 +144,19 @@ const HostInfo& host_info() {
   return *info;
 }
 
+// The host's real data layout (it takes a target machine to compute: made
+// on the first compile, never on a process's pure cache hits).
+const std::string& host_data_layout() {
+  static const std::string* dl = [] {
+    init_codegen_once();
+    llvm::orc::JITTargetMachineBuilder jtmb = *host_info().jtmb;
+    auto layout = jtmb.getDefaultDataLayoutForTarget();
+    if (!layout) throw RuntimeError("kiln: cannot create an LLVM target machine: " + to_string(layout.takeError()));
+    return new std::string(layout->getStringRepresentation());  // never destroyed
+  }();
+  return *dl;
+}
+
 }  // namespace
 
 const HostTarget& Jit::host() {
@@ -150,9 +170,18 @@ Jit::~Jit() = default;
 
 std::unique_ptr<Jit> Jit::create() {
   host();  // throws when the host cannot be targeted
+  load_libmvec_once();
+  // LLJIT wants a data layout, and computing the real one builds a target
+  // machine (a quarter of a millisecond, a sixth of a warm compile). Linking
+  // objects uses the layout only to mangle symbol names, which on ELF is the
+  // identity ("m:e"), so on ELF hosts the JIT gets just that; modules get
+  // the real layout (new_module), and ObjectCompiler checks it.
+  const llvm::Triple triple(host().triple);
+  llvm::DataLayout layout = triple.isOSBinFormatELF() ? llvm::DataLayout("e-m:e") : llvm::DataLayout(host_data_layout());
   std::unique_ptr<Jit> j(new Jit());
   auto built = llvm::orc::LLJITBuilder()
                    .setJITTargetMachineBuilder(*host_info().jtmb)
+                   .setDataLayout(std::move(layout))
                    // No platform runtime: kernels have no static initialisers,
                    // and the generic platform would add IR modules of its own.
                    .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
@@ -172,6 +201,7 @@ ObjectCompiler::~ObjectCompiler() = default;
 llvm::TargetMachine& ObjectCompiler::target_machine() {
   if (!tm_) {
     Jit::host();  // throws when the host cannot be targeted
+    init_codegen_once();
     llvm::orc::JITTargetMachineBuilder jtmb = *host_info().jtmb;  // a copy: createTargetMachine is not const
     auto tm = jtmb.createTargetMachine();
     if (!tm) throw RuntimeError("kiln: cannot create an LLVM target machine: " + to_string(tm.takeError()));
@@ -183,7 +213,7 @@ llvm::TargetMachine& ObjectCompiler::target_machine() {
 std::unique_ptr<llvm::Module> Jit::new_module(const std::string& name, llvm::LLVMContext& ctx) const {
   auto m = std::make_unique<llvm::Module>(name, ctx);
   m->setTargetTriple(host().triple);
-  m->setDataLayout(jit_->getDataLayout());
+  m->setDataLayout(host_data_layout());
   return m;
 }
 
@@ -202,6 +232,7 @@ std::string ObjectCompiler::compile(llvm::Module& module, std::string* optimized
 
   // O3 with the host's target machine (for the cost model) and libmvec.
   llvm::TargetMachine& tm = target_machine();
+  KILN_CHECK(module.getDataLayout() == tm.createDataLayout(), "a module without the host's data layout (Jit::new_module sets it)");
   {
     llvm::TargetLibraryInfoImpl tlii{llvm::Triple(host.triple)};
     add_libmvec(tlii, host.avx512);
