@@ -731,3 +731,70 @@ TEST(NativeCoverage, EveryNonElementwiseOpOnEveryDtypeMatchesTheInterpreter) {
 }
 
 }  // namespace
+
+namespace {
+
+// The ops whose f16/bf16 kernels compute an f32 libm/libmvec function and
+// round its result: one rounding more than the interpreter, 1 ULP.
+const std::set<OpCode> kLibmOps = {
+    OpCode::Exp,   OpCode::Exp2,  OpCode::Expm1, OpCode::Log,     OpCode::Log2,     OpCode::Log10, OpCode::Log1p,
+    OpCode::Log1mexp, OpCode::Sin, OpCode::Cos,  OpCode::Tan,     OpCode::Asin,     OpCode::Acos,  OpCode::Atan,
+    OpCode::Sinh,  OpCode::Cosh,  OpCode::Tanh,  OpCode::Asinh,   OpCode::Acosh,    OpCode::Atanh, OpCode::Sigmoid,
+    OpCode::Softplus, OpCode::Erf, OpCode::Erfc, OpCode::Rsqrt};
+
+// One ULP of a 16-bit float dtype at |v| (subnormals included).
+double ulp16(DType t, double v) {
+  const int p = t == DType::F16 ? 11 : 8, emin = t == DType::F16 ? -14 : -126;
+  v = std::fabs(v);
+  const int e = v == 0 || !std::isfinite(v) ? emin : std::max(std::ilogb(v), emin);
+  return std::ldexp(1.0, e - p + 1);
+}
+
+// Every f16 and bf16 bit pattern through every unary elementwise op of the
+// table: bitwise the interpreter's result, except the libm functions (1 ULP).
+// This covers the ops whose kernels call the interpreter's own scalar code
+// in double (erfinv, lgamma, digamma, polygamma): their result must be
+// rounded once to the dtype, as the interpreter rounds it.
+TEST(NativeFunction, UnaryOpsOnEverySixteenBitValue) {
+  for (DType t : {DType::F16, DType::BF16}) {
+    // (the bit patterns as i16, viewed as the 16-bit float dtype)
+    std::vector<std::int16_t> bits(65536);
+    for (std::size_t i = 0; i < bits.size(); ++i) bits[i] = static_cast<std::int16_t>(static_cast<std::uint16_t>(i));
+    Array x16 = Array::from_vector(bits, {65536});
+    Array xv = Array::view(x16.buffer(), {65536}, t, {1}, 0);
+    Tensor x = tensor("x", t, {"n"});
+    std::vector<Tensor> outs;
+    std::vector<OpCode> ops;
+    for (const ir::OpInfo& info : ir::all_ops()) {
+      if (!ir::is_elementwise(info.code) || info.arity != 1 || info.code == OpCode::Cast) continue;
+      ir::Attrs a;
+      if (info.code == OpCode::Polygamma) a = ir::Attrs{{"n", std::int64_t{1}}};
+      try {
+        outs.emplace_back(ir::make_node(info.code, {x.node()}, a, SourceLoc{}));
+        ops.push_back(info.code);
+      } catch (const Error&) {
+        // not defined on floats (bitwise_not, logical_not)
+      }
+    }
+    ASSERT_GE(ops.size(), 40u);
+    std::vector<Array> want = compile({x}, outs, Backend::Interpreter, false)(xv);
+    std::vector<Array> got = compile({x}, outs, Backend::Native, false)(xv);
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      const std::string what = std::string(ir::op_name(ops[i])) + " on every " + std::string(dtype_name(t)) + " value";
+      if (!kLibmOps.count(ops[i]) || !is_float(want[i].dtype())) {
+        expect_match(got[i], want[i], Acc::Exact, what);
+        continue;
+      }
+      const std::vector<double> g = got[i].to_doubles(), w = want[i].to_doubles(), in = xv.to_doubles();
+      int bad = 0;
+      std::ostringstream os;
+      for (std::size_t k = 0; k < g.size(); ++k) {
+        const bool ok = std::isfinite(w[k]) ? std::fabs(g[k] - w[k]) <= ulp16(t, w[k]) : same_bits(g[k], w[k]);
+        if (!ok && bad++ < 5) os << "\n  x = " << in[k] << ": native " << g[k] << ", interpreter " << w[k];
+      }
+      EXPECT_EQ(bad, 0) << what << ": " << bad << " elements more than 1 ULP off:" << os.str();
+    }
+  }
+}
+
+}  // namespace
