@@ -797,4 +797,58 @@ TEST(NativeFunction, UnaryOpsOnEverySixteenBitValue) {
   }
 }
 
+// Binary float ops on a broadcast grid of 512 x 512 values (every sign,
+// zeros, subnormals, infinities, NaN): + - * / maximum minimum are correctly
+// rounded on both backends (bitwise equal); floor_div and mod (computed in
+// the dtype, or in f32 for f16/bf16) within 1 ULP, except that an f32
+// floor_div may be off by one where |a / b| >= 2^22 (the f32 quotient is
+// rounded to a multiple of 0.5 or more there); pow and atan2 (libm)
+// within 1 ULP for f16/bf16 and 4 ULP for f32 (docs/ops.md).
+TEST(NativeFunction, BinaryFloatOpsOnAGridOfValues) {
+  for (DType t : {DType::F16, DType::BF16, DType::F32}) {
+    // 512 values: 256 random bit patterns of the dtype's upper half (all
+    // exponents), their negations in the other half.
+    std::vector<double> v;
+    const std::vector<double> specials = {0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 3.0, -3.0, INFINITY, -INFINITY, NAN, 1e-6};
+    v.insert(v.end(), specials.begin(), specials.end());
+    Array r = Array::uniform({512}, DType::F64, 42, -1, 1);
+    for (double u : r.to_doubles()) {
+      if (v.size() == 512) break;
+      // magnitudes from 2^-30 to 2^30 (subnormal for f16 at the low end)
+      v.push_back(std::copysign(std::ldexp(1.0 + std::fabs(u), static_cast<int>(u * 30)), u));
+    }
+    Array xs = Array::from_doubles(v, {512, 1}, t), ys = Array::from_doubles(v, {1, 512}, t);
+    Tensor x = tensor("x", t, {"n", 1}), y = tensor("y", t, {1, "m"});
+    const std::vector<std::pair<Tensor, int>> cases = {
+        {x + y, 0}, {x - y, 0}, {x * y, 0}, {x / y, 0}, {maximum(x, y), 0}, {minimum(x, y), 0},
+        {floor_div(x, y), 1}, {x % y, 1}, {pow(abs(x), y), t == DType::F32 ? 4 : 1}, {atan2(x, y), t == DType::F32 ? 4 : 1}};
+    std::vector<Tensor> outs;
+    for (auto& c : cases) outs.push_back(c.first);
+    std::vector<Array> want = compile({x, y}, outs, Backend::Interpreter, false)(xs, ys);
+    std::vector<Array> got = compile({x, y}, outs, Backend::Native, false)(xs, ys);
+    const char* names[] = {"add", "sub", "mul", "div", "maximum", "minimum", "floor_div", "mod", "pow", "atan2"};
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      const std::string what = std::string(names[i]) + " on " + std::string(dtype_name(t));
+      const int ulps = cases[i].second;
+      if (ulps == 0) {
+        expect_match(got[i], want[i], Acc::Exact, what);
+        continue;
+      }
+      const std::vector<double> g = got[i].to_doubles(), w = want[i].to_doubles();
+      int bad = 0;
+      std::ostringstream os;
+      for (std::size_t k = 0; k < g.size(); ++k) {
+        const double ulp = t == DType::F32 ? std::ldexp(1.0, std::max(std::ilogb(w[k] == 0 ? 1e-300 : w[k]), -126) - 23)
+                                           : ulp16(t, w[k]);
+        const double off_by_one = i == 6 && t == DType::F32 && std::fabs(w[k]) >= 0x1p22 ? 1.0 : 0.0;
+        const bool ok =
+            std::isfinite(w[k]) ? std::fabs(g[k] - w[k]) <= std::max(ulps * ulp, off_by_one) : same_bits(g[k], w[k]);
+        if (!ok && bad++ < 5)
+          os << "\n  x = " << v[k / 512] << ", y = " << v[k % 512] << ": native " << g[k] << ", interpreter " << w[k];
+      }
+      EXPECT_EQ(bad, 0) << what << ": " << bad << " elements more than " << ulps << " ULP off:" << os.str();
+    }
+  }
+}
+
 }  // namespace
