@@ -433,6 +433,37 @@ TEST(NativeFunction, OutputsNeverAliasSharedValues) {
   EXPECT_TRUE(out[2].equals(w0));
 }
 
+TEST(NativeFunction, ConstantsAndEarlierResultsAreNeverOverwritten) {
+  // A non-scalar constant (not folded into kernels: the plan reads its
+  // Array), returned as an output and read by a kernel, a matmul and a
+  // reduction. Buffers reused between or within calls must never be one
+  // the caller holds, nor the constant's.
+  const Array cv = Array::from({{1.0f, -2.0f, 3.0f}, {0.5f, 4.0f, -1.0f}});
+  Tensor c = constant(cv), x = tensor("x", DType::F32, {2, 3});
+  const std::vector<Tensor> outs = {c, x + c, (x * c).matmul(c.T()), sum(c * x, {1}), c.T(), exp(x) - 1};
+  Function f = compile({x}, outs, Backend::Native), ref = compile({x}, outs, Backend::Interpreter);
+  const Array a = dyadic({2, 3}, DType::F32, 1), b = dyadic({2, 3}, DType::F32, 2);
+  std::vector<Array> first = f(a);
+  std::vector<Array> kept;
+  for (const Array& r : first) kept.push_back(r.copy());
+  // The caller scribbles on the constant it got back; the next calls must
+  // still see the constant's value.
+  std::memset(first[0].raw_data(), 0, 6 * sizeof(float));
+  std::vector<Array> second = f(b), third = f(a);
+  const std::vector<Array> want_b = ref(b), want_a = ref(a);
+  const std::vector<Acc> accs = {Acc::Exact, Acc::Exact, Acc::Sum, Acc::Sum, Acc::Exact, Acc::Libm};
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    expect_match(second[i], want_b[i], accs[i], "second call, output " + std::to_string(i));
+    expect_match(third[i], want_a[i], accs[i], "third call, output " + std::to_string(i));
+    if (i > 0)  // (output 0 was overwritten by the caller on purpose)
+      expect_match(first[i], kept[i], Acc::Exact, "the first call's output " + std::to_string(i) + " after later calls");
+    for (std::size_t k = 0; k < outs.size(); ++k)
+      EXPECT_FALSE(overlaps(second[i], first[k]) || overlaps(third[i], second[k]))
+          << "output " << i << " of a call shares memory with output " << k << " of the call before";
+  }
+  kiln_test::expect_array(third[0], DType::F32, {2, 3}, {1, -2, 3, 0.5, 4, -1});
+}
+
 // ---- threads ----
 
 TEST(NativeFunction, OneFunctionCalledFromManyThreads) {
