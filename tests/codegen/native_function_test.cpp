@@ -567,9 +567,13 @@ TEST(NativeFunction, FusedAndUnfusedKernelsAgree) {
     // scalar calls, different vector widths), the Libm tolerance is.
     Tensor e = exp(-abs(x)), g = tanh(e * y), h = log1p(e) + g;
     const std::vector<Tensor> fused = {z, h}, unfused = {z, h, a, b, c, e, g};
-    // Intermediates as outputs cut the fused kernels apart.
-    EXPECT_EQ(kernels_of(fused), 2u) << dtype_name(t);
-    EXPECT_GE(kernels_of(unfused), 7u) << dtype_name(t);
+    // Intermediates as outputs cut the fused kernels apart (one kernel per
+    // output). If kernels may one day have several outputs, this no longer
+    // holds and the test must find another way to keep intermediates apart.
+    EXPECT_LE(kernels_of(fused), 2u) << dtype_name(t) << ": z and h should each be one fused kernel";
+    EXPECT_GE(kernels_of(unfused), 7u) << dtype_name(t)
+                                       << ": intermediates that are outputs no longer get kernels of their own,"
+                                          " so this test no longer compares fused with unfused code";
     Array xv = Array::uniform({1001}, DType::F64, 1, -3, 3).astype(t);
     Array yv = Array::uniform({1001}, DType::F64, 2, -3, 3).astype(t);
     // (unoptimized, so that the graphs stay as written)
