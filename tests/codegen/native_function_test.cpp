@@ -27,6 +27,7 @@
 #include <functional>
 #include <latch>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -261,6 +262,26 @@ TEST(NativeFunction, StridedViewsAsArguments) {
                                   std::string(dtype_name(t)) + " x " + layout_name(lx) + ", y " + layout_name(ly));
         if (::testing::Test::HasFailure()) return;  // one failing layout says enough
       }
+  }
+}
+
+TEST(NativeFunction, LargeStridedArgumentsSplitAcrossThreads) {
+  // Large enough (about 200k elements) that kernels are split across cores
+  // (runtime/parallel.hpp), so that every part starts at its own offset
+  // into the strided arguments; odd sizes so vector loops have remainders.
+  for (DType t : {DType::F32, DType::F64}) {
+    Tensor x = tensor("x", t, {"a", "b"}), y = tensor("y", t, {"a", "b"});
+    const std::vector<Tensor> outs = {x * y + x - 1, exp(x) * tanh(y), sum(x * y, {1}), x.T() * 2,
+                                      maximum(flip(x, {1}), y)};
+    const std::vector<Acc> accs = {Acc::Exact, Acc::Libm, Acc::Sum, Acc::Exact, Acc::Exact};
+    Function nat = compile({x, y}, outs, Backend::Native), ref = compile({x, y}, outs, Backend::Interpreter);
+    const std::pair<Layout, Layout> pairs[] = {{Layout::Transposed, Layout::Flipped},
+                                               {Layout::Stepped, Layout::RowBroadcast},
+                                               {Layout::ColBroadcast, Layout::ScalarBroadcast}};
+    std::uint64_t seed = 100;
+    for (auto [lx, ly] : pairs)
+      check_against_interpreter(nat, ref, {make_layout(lx, 211, 1031, t, seed++), make_layout(ly, 211, 1031, t, seed++)},
+                                accs, std::string(dtype_name(t)) + " x " + layout_name(lx) + ", y " + layout_name(ly));
   }
 }
 
@@ -510,6 +531,46 @@ TEST(NativeFunction, OneFunctionCalledFromManyThreads) {
   std::string msg;
   for (const std::string& s : first_failure) msg += s;
   EXPECT_EQ(failures.load(), 0) << msg;
+}
+
+TEST(NativeFunction, ConcurrentCallsWithUpdatesNeverSeeTornValues) {
+  // Calls from several threads of a function that updates a shared
+  // variable. Concurrent read-modify-write calls may lose increments (no
+  // call promises atomicity across calls), but every call must read one
+  // consistent pre-call value (all elements equal here) and every stored
+  // value must be one some call computed: an update written in place into
+  // the buffer other calls are reading would show up as a mixed vector.
+  const std::int64_t n = 4096;
+  Tensor w = shared(Array::zeros({n}, DType::F64), "w");
+  FunctionOptions o;
+  o.backend = Backend::Native;
+  o.updates = {{w, w + 1}};
+  Function f = function({}, {w * 1, sum(w)}, o);
+  constexpr int kThreads = 6, kCalls = 40;
+  std::atomic<int> torn{0};
+  std::string first;
+  std::mutex mu;
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int c = 0; c < kCalls; ++c) {
+        std::vector<Array> r = f();
+        const std::vector<double> v = r[0].to_doubles();
+        const bool same = std::all_of(v.begin(), v.end(), [&](double e) { return e == v[0]; });
+        if (!same || r[1].item() != v[0] * static_cast<double>(n)) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (torn++ == 0) first = "a call read " + r[0].to_string() + " (sum " + std::to_string(r[1].item()) + ")";
+        }
+      }
+    });
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(torn.load(), 0) << first;
+  const std::vector<double> end = w.get_value().to_doubles();
+  EXPECT_TRUE(std::all_of(end.begin(), end.end(), [&](double e) { return e == end[0]; })) << "the stored value is torn";
+  EXPECT_GE(end[0], 1.0);
+  EXPECT_LE(end[0], static_cast<double>(kThreads * kCalls));
 }
 
 TEST(NativeFunction, FunctionsCompiledConcurrently) {
