@@ -893,6 +893,19 @@ TEST(NativeFunction, UnaryOpsOnEverySixteenBitValue) {
   }
 }
 
+TEST(NativeFunction, HelperOpsRoundOnceToF16) {
+  // The two smallest cases of the double rounding fixed in emit.cpp, with
+  // SciPy's values: lgamma(0x1.198p-12) = 8.22265626396..., just above the
+  // f16 midpoint 8.22265625 (so 8.2265625; via f32 it becomes the midpoint
+  // and rounds to even, 8.21875); erfinv(0x1.9c8p-1) = 0.91772459864...,
+  // just below the midpoint 0.917724609375 (so 0.91748046875, not 0.91796875).
+  Tensor x = tensor("x", DType::F16, {2});
+  const Array xv = Array::from({0x1.198p-12, 0x1.9c8p-1}).astype(DType::F16);
+  const std::vector<Array> r = compile({x}, {lgamma(x), erfinv(x)}, Backend::Native)(xv);
+  EXPECT_EQ(r[0].to_doubles()[0], 8.2265625);
+  EXPECT_EQ(r[1].to_doubles()[1], 0.91748046875);
+}
+
 // Binary float ops on a broadcast grid of 512 x 512 values (every sign,
 // zeros, subnormals, infinities, NaN): + - * / maximum minimum are correctly
 // rounded on both backends (bitwise equal); floor_div and mod (computed in
