@@ -119,8 +119,12 @@ class ElementEmitter {
     }
     return b_.CreateCall(callee, args);
   }
-  // A helper of libkiln taking and returning double.
-  Value* helper(const char* name, Value* x, Value* extra = nullptr) {
+  // A helper of libkiln taking and returning double, for a result of dtype
+  // `out`. f16/bf16 results are rounded to f32 by rounding to odd, so that
+  // the later rounding to the dtype is the only one (as the interpreter
+  // does); a plain f32 rounding first would round some values twice
+  // (lgamma(0.0002685) in f16: 8.21875 instead of 8.2265625).
+  Value* helper(const char* name, DType out, Value* x, Value* extra = nullptr) {
     llvm::Type* t = x->getType();
     llvm::Type* d = b_.getDoubleTy();
     std::vector<llvm::Type*> params;
@@ -138,7 +142,8 @@ class ElementEmitter {
       f->setMemoryEffects(llvm::MemoryEffects::none());
     }
     Value* r = b_.CreateCall(callee, args);
-    return t->isDoubleTy() ? r : b_.CreateFPTrunc(r, t);
+    if (t->isDoubleTy()) return r;
+    return out == DType::F16 || out == DType::BF16 ? to_float_odd(r) : b_.CreateFPTrunc(r, t);
   }
   Value* isnan(Value* x) { return b_.CreateFCmpUNO(x, x); }
   // The interpreter's maximum_f/minimum_f: a NaN on either side wins; on
@@ -236,10 +241,11 @@ class ElementEmitter {
       }
       case OpCode::Erf: return libm("erf", {x});
       case OpCode::Erfc: return libm("erfc", {x});
-      case OpCode::Erfinv: return helper("kiln_rt_erfinv", x);
-      case OpCode::Lgamma: return helper("kiln_rt_lgamma", x);
-      case OpCode::Digamma: return helper("kiln_rt_digamma", x);
-      case OpCode::Polygamma: return helper("kiln_rt_polygamma", x, b_.getInt64(static_cast<std::uint64_t>(e.attr)));
+      case OpCode::Erfinv: return helper("kiln_rt_erfinv", e.dtype, x);
+      case OpCode::Lgamma: return helper("kiln_rt_lgamma", e.dtype, x);
+      case OpCode::Digamma: return helper("kiln_rt_digamma", e.dtype, x);
+      case OpCode::Polygamma:
+        return helper("kiln_rt_polygamma", e.dtype, x, b_.getInt64(static_cast<std::uint64_t>(e.attr)));
       case OpCode::StopGradient: return x;
       case OpCode::IsNan: return isnan(x);
       case OpCode::IsInf: return b_.CreateFCmpOEQ(un(Intr::fabs, x), fc(t, INFINITY));

@@ -23,9 +23,17 @@
 namespace kiln {
 
 enum class Backend {
-  Interpreter,  // the reference interpreter (the oracle; slow)
-  Native,       // LLVM-compiled CPU code: fused elementwise kernels, BLAS matmul (f32/f64), shape ops
-                // as views; other ops (reductions, indexing) still interpreted
+  // The reference interpreter (ir/interpreter.cpp): the oracle every other
+  // backend is tested against. Floats are computed in double and rounded
+  // once per op; slow.
+  Interpreter,
+  // LLVM-compiled CPU code (the default): fused elementwise kernels, BLAS
+  // matmul (f32/f64), shape ops as strided views. Ops without a native kernel
+  // yet (some reductions, indexing, concatenation, integer matmul) run as
+  // interpreter host steps inside the native plan. f32 is computed in f32, so
+  // results may differ from the interpreter's by a few ULP (docs/ops.md,
+  // "Native backend accuracy").
+  Native,
 };
 
 struct FunctionOptions {
@@ -34,7 +42,8 @@ struct FunctionOptions {
   // expression → replacement expression (same dtype and rank), applied to the
   // outputs and the updates before compiling, like Theano's givens
   std::vector<std::pair<Tensor, Tensor>> givens;
-  Backend backend = Backend::Interpreter;
+  // Native by default; Backend::Interpreter runs the reference interpreter.
+  Backend backend = Backend::Native;
   Device device = Device::cpu();
   // Run the rewrite pipeline (canonicalize → stabilize → cleanup → specialize) on the
   // graph before compiling. KILN_DUMP_IR=after:STAGE (or all) prints the IR.

@@ -41,6 +41,18 @@
 // then meets a comparison or a bitwise op (about one graph in 50000; the
 // seeds of make test are clean). Such a report is not a bug.
 //
+// The native backend (RandomGraphs.NativeBackendComputesTheSameValues): the
+// graph as written and the optimised graph are also run by the native
+// executor (codegen::NativeFunction, what function() uses by default) on the
+// same three trials and compared with the interpreter on the same graph, with
+// the same tolerances and the same noise filter (native f32 code computes in
+// f32 where the interpreter computes in double: rounding noise, which an
+// ill-conditioned element amplifies). A graph the interpreter rejects with a
+// kiln::Error must be rejected by the native backend too. The test fails if
+// some op of the op table never ran natively.
+// KILN_RANDOM_NATIVE_GRAPHS=N sets how many (default 120, which run every
+// op; each graph is compiled to machine code twice, about 60 ms).
+//
 // KILN_RANDOM_GRAPHS=N runs N graphs (default 500, about a second);
 // KILN_RANDOM_SEED=S starts at seed S (graph i has seed S + i). A failure
 // prints the seed, a minimised graph that still fails, the full graph, and
@@ -61,6 +73,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "codegen/native_function.hpp"
 #include "ir/graph.hpp"
 #include "ir/interpreter.hpp"
 #include "ir/printer.hpp"
@@ -405,8 +418,8 @@ std::string check(const std::vector<NodeRef>& outs, std::uint64_t seed, Stats* s
 
 // Shrinks a failing graph: keeps one output, and replaces nodes by one of
 // their inputs of the same type or by a fresh input, while it still fails.
-std::vector<NodeRef> minimise(std::vector<NodeRef> outs, std::uint64_t seed) {
-  auto fails = [&](const std::vector<NodeRef>& g) { return !check(g, seed, nullptr).empty(); };
+template <class Fails>
+std::vector<NodeRef> minimise_with(std::vector<NodeRef> outs, Fails fails) {
   for (bool progress = true; progress;) {
     progress = false;
     if (outs.size() > 1)
@@ -438,6 +451,146 @@ std::vector<NodeRef> minimise(std::vector<NodeRef> outs, std::uint64_t seed) {
     }
   }
   return outs;
+}
+
+std::vector<NodeRef> minimise(const std::vector<NodeRef>& outs, std::uint64_t seed) {
+  return minimise_with(outs, [&](const std::vector<NodeRef>& g) { return !check(g, seed, nullptr).empty(); });
+}
+
+// ---- the native backend ----
+
+// The native executor's results for `outs` (a kiln::Error passes through).
+std::vector<Array> run_native(const std::vector<NodeRef>& outs, const ir::Bindings& b) {
+  return kiln::codegen::NativeFunction(outs).run(b);
+}
+
+// Compares native results for `graph` with the interpreter's (`want`),
+// skipping elements that move under rounding noise in `noisy`; appends
+// to `why` and returns false on the first difference.
+bool compare_native(const char* which, const std::vector<NodeRef>& graph, const std::vector<Array>& want,
+                    const std::vector<Array>& got, const std::vector<Evaluation>& noisy, const ir::Bindings& b,
+                    int trial, Stats* stats, std::ostringstream& why) {
+  for (std::size_t i = 0; i < graph.size(); ++i) {
+    const Array &w = want[i], &g = got[i];
+    if (w.dtype() != g.dtype() || w.shape() != g.shape()) {
+      why << which << ": native output " << i << " is " << g.to_string() << ", the interpreter's " << w.to_string()
+          << "\n";
+      return false;
+    }
+    double rel = kiln_test::tolerance_for(w.dtype());
+    if (kiln::is_float(w.dtype()))
+      for (const Node* n : ir::topo_order({graph[i]}))
+        if (kiln::is_float(n->dtype())) rel = std::max(rel, kiln_test::tolerance_for(n->dtype()));
+    std::vector<double> wv = w.to_doubles(), gv = g.to_doubles();
+    std::vector<std::vector<double>> nv;
+    for (const Evaluation& n : noisy) nv.push_back(n.outputs[i].to_doubles());
+    for (std::size_t e = 0; e < wv.size(); ++e) {
+      bool stable = true;
+      for (const std::vector<double>& v : nv) stable &= agree(wv[e], v[e], rel / 8);
+      if (!stable) {
+        if (stats) stats->ill_conditioned++;
+        continue;
+      }
+      if (stats) stats->compared++;
+      if (!agree(wv[e], gv[e], rel)) {
+        why << which << ": native output " << i << " element " << e << " is " << gv[e] << ", the interpreter's "
+            << wv[e] << " (trial " << trial << ")\ninputs:\n";
+        for (const auto& [v, a] : b) why << "  " << v->var_name() << " = " << a.to_string() << "\n";
+        why << "the graph:\n" << ir::print_nodes(graph) << "the native plan:\n"
+            << kiln::codegen::print_plan(kiln::codegen::NativeFunction(graph).plan());
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Checks one graph on the native backend, as written and optimised (default
+// mode); "" when it passes.
+std::string check_native(const std::vector<NodeRef>& outs, std::uint64_t seed, Stats* stats) {
+  std::ostringstream why;
+  std::vector<NodeRef> opt;
+  try {
+    opt = passes::optimize(outs);
+  } catch (const std::exception& e) {
+    return std::string("optimize threw: ") + e.what();
+  }
+  std::vector<NodeRef> vars = ir::free_variables(outs);
+  for (int trial = 0; trial < 3; ++trial) {
+    const std::uint64_t s = seed * 7919 + static_cast<std::uint64_t>(trial) * 131;
+    const ir::Bindings b = random_bindings(vars, s, trial);
+    for (int version = 0; version < 2; ++version) {
+      const char* which = version == 0 ? "as written" : "optimised";
+      const std::vector<NodeRef>& graph = version == 0 ? outs : opt;
+      std::vector<Array> want, got;
+      std::string interp_error;
+      try {
+        want = ir::interpret(graph, b);
+      } catch (const kiln::Error& e) {
+        interp_error = e.what();
+      } catch (const std::exception& e) {
+        return std::string(which) + ": the interpreter threw: " + e.what();
+      }
+      try {
+        got = run_native(graph, b);
+      } catch (const kiln::Error& e) {
+        if (interp_error.empty())
+          return std::string(which) + ": the native backend throws where the interpreter does not: " + e.what() +
+                 "\n" + ir::print_nodes(graph);
+        if (stats) stats->original_errors++;
+        continue;
+      } catch (const std::exception& e) {
+        return std::string(which) + ": the native backend threw a non-kiln::Error: " + e.what() + "\n" +
+               ir::print_nodes(graph);
+      }
+      if (!interp_error.empty())
+        return std::string(which) + ": the interpreter throws (" + interp_error +
+               ") but the native backend does not\n" + ir::print_nodes(graph);
+      std::vector<Evaluation> noisy;
+      std::mt19937_64 noise(s);
+      for (int sign : {1, -1, 0, 0, 0, 0}) noisy.push_back(evaluate(graph, b, &noise, sign));
+      if (!compare_native(which, graph, want, got, noisy, b, trial, stats, why)) return why.str();
+    }
+  }
+  return "";
+}
+
+TEST(RandomGraphs, NativeBackendComputesTheSameValues) {
+  const std::int64_t count = env_int("KILN_RANDOM_NATIVE_GRAPHS", 120);
+  const std::uint64_t first = static_cast<std::uint64_t>(env_int("KILN_RANDOM_SEED", 1));
+  const std::int64_t max_failures = env_int("KILN_RANDOM_MAX_FAILURES", 5);
+  Stats stats;
+  std::set<OpCode> used;
+  int failures = 0;
+  for (std::int64_t i = 0; i < count && failures < max_failures; ++i) {
+    const std::uint64_t seed = first + static_cast<std::uint64_t>(i);
+    Generator gen(seed);
+    std::set<OpCode> ops;
+    std::vector<NodeRef> outs = gen.graph(&ops);
+    std::string why = check_native(outs, seed, &stats);
+    if (why.empty()) {
+      used.insert(ops.begin(), ops.end());
+      continue;
+    }
+    ++failures;
+    std::vector<NodeRef> small =
+        minimise_with(outs, [&](const std::vector<NodeRef>& g) { return !check_native(g, seed, nullptr).empty(); });
+    ADD_FAILURE() << "random graph with seed " << seed << " on the native backend (rerun: KILN_RANDOM_SEED=" << seed
+                  << " KILN_RANDOM_NATIVE_GRAPHS=1 --gtest_filter=RandomGraphs.Native*)\nminimised:\n"
+                  << ir::print_nodes(small) << check_native(small, seed, nullptr) << "\nthe whole graph ("
+                  << type_list(outs) << "):\n" << ir::print_nodes(outs) << why;
+  }
+  std::cout << "[random graphs, native] " << count << " graphs from seed " << first << ": " << stats.compared
+            << " elements compared, " << stats.ill_conditioned << " ill-conditioned, " << stats.original_errors
+            << " runs where both backends throw; " << used.size() << " ops run natively\n";
+  if (count >= 120) {  // (fewer graphs need not run every op)
+    const long total = stats.compared + stats.ill_conditioned;
+    EXPECT_GE(stats.compared * 2, total) << "most elements should be well-conditioned";
+    std::string missing;
+    for (const ir::OpInfo& info : ir::all_ops())
+      if (info.code != OpCode::Input && !used.count(info.code)) missing += " " + std::string(info.name);
+    EXPECT_TRUE(missing.empty()) << "ops never run natively by a passing graph:" << missing;
+  }
 }
 
 TEST(RandomGraphs, OptimisedGraphsComputeTheSameValues) {
