@@ -1,5 +1,5 @@
 // Reductions as fused native kernels, against the reference interpreter:
-// every kernel reduction (sum prod max min mean all any) on every dtype it
+// every reduction (sum prod max min mean all any argmax argmin) on every dtype it
 // accepts, over no/first/middle/last/several/negative axes, with and without
 // keepdims; fused producers and consumers (softmax, log_softmax, logsumexp,
 // mean/var patterns); broadcast and strided inputs; empty dims; NaNs; the
@@ -109,7 +109,7 @@ struct ReduceOp {
 };
 
 const ReduceOp kOps[] = {{"sum", &sum}, {"prod", &prod}, {"max", &max}, {"min", &min},
-                         {"mean", &mean}, {"all", &all}, {"any", &any}};
+                         {"mean", &mean}, {"all", &all}, {"any", &any}, {"argmax", &argmax}, {"argmin", &argmin}};
 
 bool accepts(const std::string& op, DType t) {
   if (op == "sum" || op == "prod") return t != DType::Bool;
@@ -163,6 +163,8 @@ TEST(NativeReduce, FusedProducersAndConsumersMatchTheInterpreter) {
         max(exp(x) * 2, 0, true) - min(x, 0, true),      // two reductions over the first axis
         softmax(x, 0),                                   // softmax down the columns
         kiln::stddev(x, 0, true),
+        argmax(x - mean(x, -1, true), -1),               // an index reduction in a second phase
+        argmin(exp(x) - mean(x, 0, true), 0, true),
     };
     Array xv = data_of({6, 7}, t, 1), yv = data_of({6, 7}, t, 2), bv = data_of({7}, t, 3), cv = data_of({6}, t, 4);
     check_both({x, y, b, c}, outs, {xv, yv, bv, cv}, tol_of(t) * 4, std::string("fused ") + std::string(dtype_name(t)));
@@ -288,7 +290,7 @@ TEST(NativeReduce, EmptyDims) {
 
 TEST(NativeReduce, MaxOfAnEmptyAxisIsTheInterpretersError) {
   Tensor x = matrix("x", DType::F32);
-  for (const Tensor& y : {max(x, 1), min(exp(x), 1, true) + 1}) {
+  for (const Tensor& y : {max(x, 1), min(exp(x), 1, true) + 1, argmax(x, 1), argmin(x * 2, 1)}) {
     Array e1 = Array::zeros({3, 0}, DType::F32);
     const std::string want = error_of([&] { run_with({x}, {y}, {e1}, Backend::Interpreter, false); });
     const std::string got = error_of([&] { run_with({x}, {y}, {e1}, Backend::Native, false); });
@@ -310,7 +312,8 @@ TEST(NativeReduce, MismatchedShapesAreTheInterpretersError) {
 TEST(NativeReduce, NaNsPropagateLikeTheInterpreter) {
   for (DType t : {DType::F32, DType::F64, DType::F16, DType::BF16}) {
     Tensor x = matrix("x", t);
-    const std::vector<Tensor> outs = {max(x, 1), min(x, 0), max(x, 0, true) + 1, sum(x, 1), softmax(x), prod(x, 0)};
+    const std::vector<Tensor> outs = {max(x, 1), min(x, 0), max(x, 0, true) + 1, sum(x, 1), softmax(x), prod(x, 0),
+                                      argmax(x, 1), argmin(x, 0), argmax(x, 0), argmin(x, 1, true)};
     const double nan = NAN, inf = INFINITY;
     Array xv = Array::from({{1.0, nan, 3.0, -2.0},
                             {-1.0, 2.0, 0.5, nan},
