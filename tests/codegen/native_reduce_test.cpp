@@ -242,6 +242,19 @@ TEST(NativeReduce, ReducedShapeOperandsAreMappedOntoTheKeptDims) {
   check_both({x, c}, {sum(x, 1) * c}, {xv, cv}, 1e-12, "kept-dim operand");
 }
 
+TEST(NativeReduce, SqueezedKeepdimsResultsWithoutAReductionInTheKernel) {
+  // The keepdims sums are outputs, so each squeeze's kernel reads them as
+  // operands: kernels over the sums' space whose reduced dims hold no reduction.
+  Tensor x = matrix("x", DType::F32), c = vector("c", DType::F32);
+  Tensor r = sum(x, 1, true), k = sum(x, 0, true);
+  const std::vector<Tensor> outs = {r, squeeze(r, Axes{1}) * 2 + c, k, squeeze(k, Axes{0}) - 1};
+  Array xv = data_of({5, 5}, DType::F32, 1), cv = data_of({5}, DType::F32, 2);
+  check_both({x, c}, outs, {xv, cv}, 1e-5, "squeezed");
+  const std::string plan = plan_of(outs);  // four kernels, no squeeze view
+  EXPECT_EQ(plan.find("view"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("kernel 3"), std::string::npos) << plan;
+}
+
 // ---- views, broadcasting, sizes ----
 
 TEST(NativeReduce, StridedAndTransposedInputs) {
