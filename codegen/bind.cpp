@@ -26,7 +26,8 @@ void reduce_shape(const ir::Node& n, const Shape& in, Shape* out) {
       out->push_back(in[ax]);
     }
   }
-  if (count == 0 && (n.op() == ir::OpCode::Max || n.op() == ir::OpCode::Min))
+  const ir::OpCode op = n.op();
+  if (count == 0 && (op == ir::OpCode::Max || op == ir::OpCode::Min || op == ir::OpCode::Argmax || op == ir::OpCode::Argmin))
     ir::interp::fail(n, "zero-size array to reduction " + std::string(n.name()) + " has no identity (reducing axes " +
                             ir::ints_str(axes) + " of shape " + ir::interp::shape_string(in) + ")");
 }

@@ -10,7 +10,8 @@ bool Kernel::has_reduction() const { return std::find(reduced.begin(), reduced.e
 bool is_kernel_reduction(ir::OpCode op) {
   switch (op) {
     case ir::OpCode::Sum: case ir::OpCode::Prod: case ir::OpCode::Max: case ir::OpCode::Min:
-    case ir::OpCode::Mean: case ir::OpCode::All: case ir::OpCode::Any:
+    case ir::OpCode::Mean: case ir::OpCode::All: case ir::OpCode::Any: case ir::OpCode::Argmax:
+    case ir::OpCode::Argmin:
       return true;
     default:
       return false;

@@ -85,7 +85,8 @@ struct KernelExpr {
   Kind kind = Kind::Op;
   DType dtype = DType::F64;           // the value's dtype
   ir::OpCode op = ir::OpCode::Add;    // Op: the math (an elementwise op of ir/ops.def);
-                                      // Reduce: sum prod max min mean all any
+                                      // Reduce: sum prod max min mean all any argmax argmin
+                                      // (argmax/argmin: the flat index over the reduced dims, i64)
   std::vector<int> args;              // Op, Reduce: earlier expressions (Reduce: one, per-element)
   int operand = -1;                   // Load: the input operand
   double fvalue = 0;                  // Const of a float dtype

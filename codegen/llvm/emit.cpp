@@ -8,6 +8,8 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <tuple>
+#include <utility>
 
 #include "codegen/llvm/jit.hpp"
 #include "ir/interp_util.hpp"
@@ -586,14 +588,18 @@ class ReductionEmitter {
   // ---- accumulators ----
   DType in_dtype(const KernelExpr& e) const { return operand_dtype(k_, e); }
   static bool unsigned_int(DType t) { return t == DType::U8 || t == DType::Bool; }
+  static bool is_arg(const KernelExpr& e) { return e.op == OpCode::Argmax || e.op == OpCode::Argmin; }
+  // The value accumulator's start (argmax/argmin: the best value so far;
+  // their index accumulator starts at 0, which is also the answer when no
+  // element beats the start, e.g. a row of -inf).
   Value* acc_init(const KernelExpr& e) {
     const DType t = in_dtype(e);
     llvm::Type* ty = em_.compute_type(t);
     if (is_float(t)) {
       switch (e.op) {
         case OpCode::Prod: return llvm::ConstantFP::get(ty, 1.0);
-        case OpCode::Max: return llvm::ConstantFP::getInfinity(ty, true);
-        case OpCode::Min: return llvm::ConstantFP::getInfinity(ty, false);
+        case OpCode::Max: case OpCode::Argmax: return llvm::ConstantFP::getInfinity(ty, true);
+        case OpCode::Min: case OpCode::Argmin: return llvm::ConstantFP::getInfinity(ty, false);
         default: return llvm::ConstantFP::get(ty, 0.0);
       }
     }
@@ -601,10 +607,10 @@ class ReductionEmitter {
     switch (e.op) {
       case OpCode::Prod: return llvm::ConstantInt::get(ty, 1);
       case OpCode::All: return llvm::ConstantInt::getTrue(ty);
-      case OpCode::Max:
+      case OpCode::Max: case OpCode::Argmax:
         return unsigned_int(t) ? llvm::ConstantInt::get(ty, 0)
                                : llvm::ConstantInt::get(b_.getContext(), llvm::APInt::getSignedMinValue(bits));
-      case OpCode::Min:
+      case OpCode::Min: case OpCode::Argmin:
         return unsigned_int(t) ? llvm::ConstantInt::get(b_.getContext(), llvm::APInt::getMaxValue(bits))
                                : llvm::ConstantInt::get(b_.getContext(), llvm::APInt::getSignedMaxValue(bits));
       default: return llvm::ConstantInt::get(ty, 0);
@@ -644,10 +650,28 @@ class ReductionEmitter {
     }
     KILN_UNREACHABLE("no integer reduction " << ir::op_name(e.op));
   }
+  // argmax/argmin: does element v (at flat reduced index idx) replace the
+  // best so far? The interpreter's rule: strictly better, so the first
+  // occurrence wins; for floats the first NaN wins and nothing replaces it.
+  // Returns the new best value and index.
+  std::pair<Value*, Value*> arg_step(const KernelExpr& e, Value* best, Value* best_idx, Value* v, Value* idx) {
+    const DType t = in_dtype(e);
+    const bool mx = e.op == OpCode::Argmax;
+    Value* take;
+    if (is_float(t)) {
+      Value* better = mx ? b_.CreateFCmpOGT(v, best) : b_.CreateFCmpOLT(v, best);
+      take = b_.CreateAnd(b_.CreateFCmpORD(best, best), b_.CreateOr(b_.CreateFCmpUNO(v, v), better));
+    } else if (unsigned_int(t)) {
+      take = mx ? b_.CreateICmpUGT(v, best) : b_.CreateICmpULT(v, best);
+    } else {
+      take = mx ? b_.CreateICmpSGT(v, best) : b_.CreateICmpSLT(v, best);
+    }
+    return {b_.CreateSelect(take, v, best), b_.CreateSelect(take, idx, best_idx)};
+  }
   // The reduction's value from its accumulator: mean divides by the count
   // (0/0 = NaN for an empty row, as the interpreter); f16/bf16 round once.
   Value* finish(const KernelExpr& e, Value* acc) {
-    if (!is_float(in_dtype(e))) return acc;
+    if (!is_float(in_dtype(e)) || is_arg(e)) return acc;
     if (e.op == OpCode::Mean) acc = b_.CreateFDiv(acc, b_.CreateSIToFP(count_, acc->getType()));
     return em_.round_to(e.dtype, acc);
   }
@@ -675,12 +699,19 @@ class ReductionEmitter {
     const int cached = cached_value();
     for (int p = 0; p < ph_.num_phases; ++p) {
       const std::vector<std::size_t> rs = reductions_of(p);
+      // Carried: each reduction's accumulator, then argmax/argmin's indices.
       std::vector<Value*> init;
+      std::vector<std::size_t> idx_at(rs.size(), 0);
       for (std::size_t i : rs) init.push_back(acc_init(k_.body[i]));
+      for (std::size_t a = 0; a < rs.size(); ++a)
+        if (is_arg(k_.body[rs[a]])) {
+          idx_at[a] = init.size();
+          init.push_back(b_.getInt64(0));
+        }
       Loop lo(b_, f_, size_of(outer), init, "red.outer");
       const std::vector<Value*> pb = offset(base, lo.index(), outer);
       std::vector<Value*> oacc;
-      for (std::size_t a = 0; a < rs.size(); ++a) oacc.push_back(lo.carried(a));
+      for (std::size_t a = 0; a < init.size(); ++a) oacc.push_back(lo.carried(a));
       Loop li(b_, f_, shape_.back(), oacc, "red.inner");
       std::vector<Value*> e = v;
       auto ptr = [&](std::size_t o) { return at_inner(pb, o, li.index()); };
@@ -690,13 +721,22 @@ class ReductionEmitter {
         else e[i] = compute(i, e, ptr);
       }
       if (cached >= 0 && p == ph_.num_phases - 2) em_.store(k_.output().dtype, e[static_cast<std::size_t>(cached)], ptr(out));
-      std::vector<Value*> next;
-      for (std::size_t a = 0; a < rs.size(); ++a)
-        next.push_back(combine(k_.body[rs[a]], li.carried(a), e[static_cast<std::size_t>(k_.body[rs[a]].args[0])]));
+      std::vector<Value*> next(init.size());
+      for (std::size_t a = 0; a < rs.size(); ++a) {
+        const KernelExpr& x = k_.body[rs[a]];
+        Value* val = e[static_cast<std::size_t>(x.args[0])];
+        if (!is_arg(x)) {
+          next[a] = combine(x, li.carried(a), val);
+          continue;
+        }
+        Value* flat = b_.CreateAdd(b_.CreateMul(lo.index(), shape_.back()), li.index());
+        std::tie(next[a], next[idx_at[a]]) = arg_step(x, li.carried(a), li.carried(idx_at[a]), val, flat);
+      }
       if (stores_in(p)) em_.store(k_.output().dtype, e.back(), ptr(out));
       const std::vector<Value*> iacc = li.end(next);
       const std::vector<Value*> acc = lo.end(iacc);
-      for (std::size_t a = 0; a < rs.size(); ++a) v[rs[a]] = finish(k_.body[rs[a]], acc[a]);
+      for (std::size_t a = 0; a < rs.size(); ++a)
+        v[rs[a]] = is_arg(k_.body[rs[a]]) ? acc[idx_at[a]] : finish(k_.body[rs[a]], acc[a]);
       for (std::size_t i = 0; i < k_.body.size(); ++i)
         if (k_.body[i].row && !v[i] && ph_.phase[i] <= p + 1) v[i] = compute(i, v, row_ptr);
     }
@@ -755,16 +795,23 @@ class ReductionEmitter {
   // per-row value computed after a phase.
   void make_arrays() {
     arrays_.assign(k_.body.size(), nullptr);
+    values_.assign(k_.body.size(), nullptr);
     array_types_.assign(k_.body.size(), nullptr);
     for (std::size_t i = 0; i < k_.body.size(); ++i) {
       const KernelExpr& e = k_.body[i];
       if (!e.row || ph_.phase[i] == 0) continue;
-      array_types_[i] = em_.compute_type(e.kind == KernelExpr::Kind::Reduce ? in_dtype(e) : e.dtype);
+      // A reduction's array holds its accumulator, then its value;
+      // argmax/argmin's the index, with the best values in `values_`.
+      const bool acc = e.kind == KernelExpr::Kind::Reduce && !is_arg(e);
+      array_types_[i] = em_.compute_type(acc ? in_dtype(e) : e.dtype);
       arrays_[i] = b_.CreateAlloca(llvm::ArrayType::get(array_types_[i], static_cast<std::uint64_t>(kChunk)));
+      if (e.kind == KernelExpr::Kind::Reduce && is_arg(e))
+        values_[i] = b_.CreateAlloca(llvm::ArrayType::get(em_.compute_type(in_dtype(e)), static_cast<std::uint64_t>(kChunk)));
     }
   }
-  Value* slot(std::size_t i, Value* j) {
-    return b_.CreateGEP(array_types_[i], arrays_[i], j);
+  Value* slot(std::size_t i, Value* j) { return b_.CreateGEP(array_types_[i], arrays_[i], j); }
+  Value* value_slot(std::size_t i, Value* j) {
+    return b_.CreateGEP(em_.compute_type(in_dtype(k_.body[i])), values_[i], j);
   }
 
   void emit_row_inner_kept(const std::vector<Value*>& base, Value* block) {
@@ -792,7 +839,14 @@ class ReductionEmitter {
       const std::vector<std::size_t> rs = reductions_of(p);
       {
         Loop li(b_, f_, m, {}, "acc.init");
-        for (std::size_t i : rs) b_.CreateStore(acc_init(k_.body[i]), slot(i, li.index()));
+        for (std::size_t i : rs) {
+          if (!is_arg(k_.body[i])) {
+            b_.CreateStore(acc_init(k_.body[i]), slot(i, li.index()));
+            continue;
+          }
+          b_.CreateStore(acc_init(k_.body[i]), value_slot(i, li.index()));
+          b_.CreateStore(b_.getInt64(0), slot(i, li.index()));
+        }
         li.end({});
       }
       Loop lq(b_, f_, size_of(red), {}, "red");
@@ -812,8 +866,18 @@ class ReductionEmitter {
       }
       if (cached >= 0 && p == ph_.num_phases - 2) em_.store(k_.output().dtype, e[static_cast<std::size_t>(cached)], ptr(out));
       for (std::size_t i : rs) {
+        const KernelExpr& x = k_.body[i];
+        Value* val = e[static_cast<std::size_t>(x.args[0])];
         Value* s = slot(i, j);
-        b_.CreateStore(combine(k_.body[i], b_.CreateLoad(array_types_[i], s), e[static_cast<std::size_t>(k_.body[i].args[0])]), s);
+        if (!is_arg(x)) {
+          b_.CreateStore(combine(x, b_.CreateLoad(array_types_[i], s), val), s);
+          continue;
+        }
+        Value* vs = value_slot(i, j);
+        llvm::Type* vt = em_.compute_type(in_dtype(x));
+        auto [best, best_idx] = arg_step(x, b_.CreateLoad(vt, vs), b_.CreateLoad(array_types_[i], s), val, lq.index());
+        b_.CreateStore(best, vs);
+        b_.CreateStore(best_idx, s);
       }
       if (stores_in(p)) em_.store(k_.output().dtype, e.back(), ptr(out));
       lj.end({});
@@ -863,7 +927,7 @@ class ReductionEmitter {
   Value* count_ = nullptr;
   bool contiguous_ = true;
   int cur_phase_ = 0;
-  std::vector<Value*> arrays_;
+  std::vector<Value*> arrays_, values_;
   std::vector<llvm::Type*> array_types_;
 };
 

@@ -17,6 +17,15 @@
 //  - erfinv, lgamma, digamma, polygamma and integer pow call the
 //    interpreter's own scalar code (helpers exported from libkiln), in
 //    double: bit-equal for f64 and f32.
+//  - Reductions: float sum/prod/mean accumulate in the computing type (f32
+//    for f32/f16/bf16, rounded once at the end), reassociated so that they
+//    vectorise: within a few ULP times the row length of the interpreter's
+//    double sums, not bit-equal. max/min propagate NaN (any NaN gives a NaN;
+//    the interpreter keeps the first one's payload) and may return +0 where
+//    the interpreter returns -0 for a row holding both zeros. Integer
+//    sum/prod wrap like the interpreter's int64 arithmetic stored to the
+//    dtype (exact); all/any/argmax/argmin are exact (first occurrence; the
+//    first NaN wins).
 //  - Integers wrap (two's complement); floor_div/mod follow Python's signs
 //    with x // 0 = x % 0 = 0; shifts by out-of-range counts give 0 (or the
 //    sign for right shifts of negative values); float → int casts truncate,

@@ -1,5 +1,5 @@
 // Reductions as fused native kernels, against the reference interpreter:
-// every kernel reduction (sum prod max min mean all any) on every dtype it
+// every reduction (sum prod max min mean all any argmax argmin) on every dtype it
 // accepts, over no/first/middle/last/several/negative axes, with and without
 // keepdims; fused producers and consumers (softmax, log_softmax, logsumexp,
 // mean/var patterns); broadcast and strided inputs; empty dims; NaNs; the
@@ -52,6 +52,7 @@ void expect_close(const Array& got, const Array& want, double tol, const std::st
   ASSERT_EQ(got.dtype(), want.dtype()) << what;
   ASSERT_EQ(got.shape(), want.shape()) << what;
   const std::vector<double> g = got.to_doubles(), w = want.to_doubles();
+  if (!is_float(want.dtype())) tol = 0;  // integer, bool and index results are exact
   for (std::size_t i = 0; i < g.size(); ++i) {
     if (std::isnan(w[i])) {
       ASSERT_TRUE(std::isnan(g[i])) << what << " at " << i << ": native " << g[i] << " vs interpreter NaN";
@@ -109,7 +110,7 @@ struct ReduceOp {
 };
 
 const ReduceOp kOps[] = {{"sum", &sum}, {"prod", &prod}, {"max", &max}, {"min", &min},
-                         {"mean", &mean}, {"all", &all}, {"any", &any}};
+                         {"mean", &mean}, {"all", &all}, {"any", &any}, {"argmax", &argmax}, {"argmin", &argmin}};
 
 bool accepts(const std::string& op, DType t) {
   if (op == "sum" || op == "prod") return t != DType::Bool;
@@ -139,6 +140,8 @@ TEST_P(NativeReduceOps, EveryDTypeAxesAndKeepdimsMatchTheInterpreter) {
     // prod: values near 1, so 60 factors neither vanish nor overflow.
     const bool p = std::string(op.name) == "prod";
     Array xv = data_of(shape, t, 7, p ? 0.6 : -1, p ? 1.4 : 1);
+    // argmax/argmin: few distinct values, so ties test that the first occurrence wins.
+    if (std::string(op.name).rfind("arg", 0) == 0 && is_float(t)) xv = Array::randint(shape, -2, 3, DType::I64, 7).astype(t);
     const std::string what = std::string(op.name) + " " + std::string(dtype_name(t));
     check_both({x}, outs, {xv}, tol_of(t), what);
     // Each reduction is a kernel, not a host step.
@@ -163,6 +166,8 @@ TEST(NativeReduce, FusedProducersAndConsumersMatchTheInterpreter) {
         max(exp(x) * 2, 0, true) - min(x, 0, true),      // two reductions over the first axis
         softmax(x, 0),                                   // softmax down the columns
         kiln::stddev(x, 0, true),
+        argmax(x - mean(x, -1, true), -1),               // an index reduction in a second phase
+        argmin(exp(x) - mean(x, 0, true), 0, true),
     };
     Array xv = data_of({6, 7}, t, 1), yv = data_of({6, 7}, t, 2), bv = data_of({7}, t, 3), cv = data_of({6}, t, 4);
     check_both({x, y, b, c}, outs, {xv, yv, bv, cv}, tol_of(t) * 4, std::string("fused ") + std::string(dtype_name(t)));
@@ -240,6 +245,19 @@ TEST(NativeReduce, ReducedShapeOperandsAreMappedOntoTheKeptDims) {
   check_both({x, c}, {sum(x, 1) * c}, {xv, cv}, 1e-12, "kept-dim operand");
 }
 
+TEST(NativeReduce, SqueezedKeepdimsResultsWithoutAReductionInTheKernel) {
+  // The keepdims sums are outputs, so each squeeze's kernel reads them as
+  // operands: kernels over the sums' space whose reduced dims hold no reduction.
+  Tensor x = matrix("x", DType::F32), c = vector("c", DType::F32);
+  Tensor r = sum(x, 1, true), k = sum(x, 0, true);
+  const std::vector<Tensor> outs = {r, squeeze(r, Axes{1}) * 2 + c, k, squeeze(k, Axes{0}) - 1};
+  Array xv = data_of({5, 5}, DType::F32, 1), cv = data_of({5}, DType::F32, 2);
+  check_both({x, c}, outs, {xv, cv}, 1e-5, "squeezed");
+  const std::string plan = plan_of(outs);  // four kernels, no squeeze view
+  EXPECT_EQ(plan.find("view"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("kernel 3"), std::string::npos) << plan;
+}
+
 // ---- views, broadcasting, sizes ----
 
 TEST(NativeReduce, StridedAndTransposedInputs) {
@@ -288,7 +306,7 @@ TEST(NativeReduce, EmptyDims) {
 
 TEST(NativeReduce, MaxOfAnEmptyAxisIsTheInterpretersError) {
   Tensor x = matrix("x", DType::F32);
-  for (const Tensor& y : {max(x, 1), min(exp(x), 1, true) + 1}) {
+  for (const Tensor& y : {max(x, 1), min(exp(x), 1, true) + 1, argmax(x, 1), argmin(x * 2, 1)}) {
     Array e1 = Array::zeros({3, 0}, DType::F32);
     const std::string want = error_of([&] { run_with({x}, {y}, {e1}, Backend::Interpreter, false); });
     const std::string got = error_of([&] { run_with({x}, {y}, {e1}, Backend::Native, false); });
@@ -310,7 +328,8 @@ TEST(NativeReduce, MismatchedShapesAreTheInterpretersError) {
 TEST(NativeReduce, NaNsPropagateLikeTheInterpreter) {
   for (DType t : {DType::F32, DType::F64, DType::F16, DType::BF16}) {
     Tensor x = matrix("x", t);
-    const std::vector<Tensor> outs = {max(x, 1), min(x, 0), max(x, 0, true) + 1, sum(x, 1), softmax(x), prod(x, 0)};
+    const std::vector<Tensor> outs = {max(x, 1), min(x, 0), max(x, 0, true) + 1, sum(x, 1), softmax(x), prod(x, 0),
+                                      argmax(x, 1), argmin(x, 0), argmax(x, 0), argmin(x, 1, true)};
     const double nan = NAN, inf = INFINITY;
     Array xv = Array::from({{1.0, nan, 3.0, -2.0},
                             {-1.0, 2.0, 0.5, nan},
