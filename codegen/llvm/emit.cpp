@@ -422,6 +422,33 @@ class ElementEmitter {
 
 // ---- reduction kernels ----
 
+// Marks an elementwise kernel's inner loop as free of loop-carried memory
+// dependences (llvm.loop.parallel_accesses), so it vectorises without
+// run-time overlap checks. True for every kernel the executor runs: the
+// output is a fresh buffer, or exactly the buffer of an input read with the
+// same strides (in place: element j is read before element j is written,
+// and by no other iteration). Without this, an in-place kernel failed
+// LLVM's overlap check and ran its scalar fallback loop.
+void mark_parallel(llvm::Function* f, llvm::BasicBlock* header, std::size_t first_new_block, llvm::BranchInst* back) {
+  llvm::LLVMContext& c = f->getContext();
+  llvm::MDNode* group = llvm::MDNode::getDistinct(c, {});
+  auto mark = [&](llvm::BasicBlock& bb) {
+    for (llvm::Instruction& ins : bb)
+      if (llvm::isa<llvm::LoadInst>(ins) || llvm::isa<llvm::StoreInst>(ins))
+        ins.setMetadata(llvm::LLVMContext::MD_access_group, group);
+  };
+  mark(*header);
+  std::size_t i = 0;
+  for (llvm::BasicBlock& bb : *f)
+    if (i++ >= first_new_block) mark(bb);
+  llvm::Metadata* parallel[] = {llvm::MDString::get(c, "llvm.loop.parallel_accesses"), group};
+  llvm::TempMDTuple tmp = llvm::MDTuple::getTemporary(c, {});
+  llvm::Metadata* ops[] = {tmp.get(), llvm::MDNode::get(c, parallel)};
+  llvm::MDNode* loop = llvm::MDNode::getDistinct(c, ops);
+  loop->replaceOperandWith(0, loop);
+  back->setMetadata(llvm::LLVMContext::MD_loop, loop);
+}
+
 // A counted loop `for (i = 0; i < n; ++i)` carrying values, guarded (n may
 // be 0): begin() leaves the builder in the body, end() after the loop, with
 // the carried values' final ones.
@@ -1025,6 +1052,7 @@ void emit_kernel(const Kernel& k, const std::string& name, llvm::Module& m) {
     b.CreateCondBr(b.CreateICmpSGT(n, b.getInt64(0)), inner, row_latch);
 
     b.SetInsertPoint(inner);
+    const std::size_t blocks_before = f->size();
     llvm::PHINode* j = b.CreatePHI(i64, 2);
     j->addIncoming(b.getInt64(0), row_body);
     auto elem_ptr = [&](std::size_t o) -> Value* {
@@ -1053,8 +1081,9 @@ void emit_kernel(const Kernel& k, const std::string& name, llvm::Module& m) {
     const std::size_t out = nops - 1;
     em.store(k.output().dtype, vals.back(), inner_moves(out) ? elem_ptr(out) : base[out]);
     Value* j1 = b.CreateAdd(j, b.getInt64(1));
-    j->addIncoming(j1, inner);
-    b.CreateCondBr(b.CreateICmpSLT(j1, n), inner, row_latch);
+    j->addIncoming(j1, b.GetInsertBlock());
+    llvm::BranchInst* back = b.CreateCondBr(b.CreateICmpSLT(j1, n), inner, row_latch);
+    mark_parallel(f, inner, blocks_before, back);
 
     b.SetInsertPoint(row_latch);
     Value* row1 = b.CreateAdd(row, b.getInt64(1));

@@ -7,7 +7,13 @@
 #include <cstring>
 #include <vector>
 
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
 #include "codegen/launch.hpp"
+#include "codegen/llvm/emit.hpp"
+#include "codegen/llvm/jit.hpp"
+#include "codegen/partition.hpp"
 #include "codegen/native_function.hpp"
 #include "kiln/kiln.hpp"
 
@@ -57,6 +63,24 @@ TEST(NativeExecutor, BiasReluIsWrittenInPlaceIntoTheMatmulResult) {
   EXPECT_GT(codegen::NativeFunction::in_place_writes(), before) << "relu(mm + bias) should reuse the gemm output";
   expect_close(got, function({a, b, bias}, {y}, interp())(av, bv, biasv)[0], 1e-5);
   EXPECT_TRUE(same_bytes(av, a0) && same_bytes(bv, b0) && same_bytes(biasv, bias0)) << "an argument was written";
+}
+
+TEST(NativeExecutor, ElementwiseLoopsVectoriseWithoutOverlapChecks) {
+  // An in-place kernel's output is its input's buffer: with LLVM's run-time
+  // overlap check it would always take the scalar fallback loop.
+  Tensor x = matrix("x", DType::F32), bias = vector("bias", DType::F32);
+  std::vector<ir::NodeRef> roots{relu(x + bias).node()};
+  codegen::Plan plan = codegen::partition(roots);
+  ASSERT_EQ(plan.clusters.size(), 1u);
+  auto jit = codegen::Jit::create();
+  codegen::define_kernel_helpers(*jit);
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = jit->new_module("executor_test", *ctx);
+  codegen::emit_kernel(plan.clusters.at(0).kernel, "k", *m);
+  std::string ir;
+  jit->add_module(std::move(m), std::move(ctx), &ir);
+  EXPECT_NE(ir.find("x float>"), std::string::npos) << "the loop should vectorise";
+  EXPECT_EQ(ir.find("found.conflict"), std::string::npos) << "no run-time overlap check expected";
 }
 
 TEST(NativeExecutor, ArgumentsSharedValuesAndConstantsAreNeverWritten) {
