@@ -25,8 +25,11 @@ constexpr std::int64_t kParallelWork = std::int64_t{1} << 20;
 std::atomic<std::size_t> g_streamed{0};
 
 constexpr std::int64_t kStreamBytes = std::int64_t{8} << 20;
-// A kernel streams through a per-thread buffer of this size (in L1).
+// An elementwise kernel streams through pieces of this size (in L1); a
+// reduction kernel whose rows are written whole (softmax) through a row of
+// at most kStreamRow bytes (in L2).
 constexpr std::size_t kStreamChunk = 16 << 10;
+constexpr std::size_t kStreamRow = 64 << 10;
 
 // Copies n bytes with non-temporal 16-byte stores where dst is aligned.
 void stream_copy(std::byte* dst, const std::byte* src, std::size_t n) {
@@ -54,11 +57,17 @@ bool contiguous_output(const KernelArgs& a) {
   return true;
 }
 
+// The per-thread buffer a streamed kernel writes before the copy out.
+std::byte* stream_buffer() {
+  alignas(64) static thread_local std::byte buf[kStreamRow];
+  return buf;
+}
+
 // Runs flat elements [begin, end) of the iteration space, one piece of a row
 // at a time, computing each piece into a per-thread buffer and streaming it
 // to the output.
 void run_streaming(const Kernel& k, KilnKernelFn fn, const KernelArgs& a, std::int64_t begin, std::int64_t end) {
-  alignas(64) static thread_local std::byte chunk[kStreamChunk];
+  std::byte* chunk = stream_buffer();
   const std::size_t r = a.space.size(), in = r - 1, nops = a.bufs.size();
   const auto es = static_cast<std::int64_t>(dtype_size(k.output().dtype));
   const std::int64_t inner = a.space[in], per_chunk = static_cast<std::int64_t>(kStreamChunk) / es;
@@ -83,6 +92,26 @@ void run_streaming(const Kernel& k, KilnKernelFn fn, const KernelArgs& a, std::i
     f += len;
   }
   _mm_sfence();  // the streamed lines are visible before the caller reads them
+}
+
+// Runs rows [begin, end) of a reduction kernel that writes whole rows over
+// its iteration space (softmax): each row into the per-thread buffer (where
+// the kernel's later passes revisit it in cache), then streamed out.
+void run_streaming_rows(const Kernel& k, KilnKernelFn fn, const KernelArgs& a, std::int64_t begin, std::int64_t end) {
+  std::byte* row_buf = stream_buffer();
+  const std::size_t in = a.space.size() - 1;
+  const auto es = static_cast<std::int64_t>(dtype_size(k.output().dtype));
+  const std::int64_t inner = a.space[in];
+  Shape out_strides(a.space.size(), 0);
+  out_strides[in] = 1;
+  std::vector<KilnBuffer> part = a.bufs;
+  part.back() = {row_buf, a.space.data(), out_strides.data()};
+  auto* out = static_cast<std::byte*>(a.bufs.back().data);
+  for (std::int64_t row = begin; row < end; ++row) {
+    fn(part.data(), row, row + 1);
+    stream_copy(out + row * inner * es, row_buf, static_cast<std::size_t>(inner * es));
+  }
+  _mm_sfence();
 }
 
 }  // namespace
@@ -112,6 +141,19 @@ void launch_kernel(const Kernel& k, KilnKernelFn fn, KernelArgs& a) {
     const bool threads = elems * kernel_cost(k) >= kParallelWork;
     detail::parallel_for(threads ? 64 : 1, [&](int t, int nt) {
       run_streaming(k, fn, a, elems * t / nt, elems * (t + 1) / nt);
+    });
+    return;
+  }
+  // A reduction over the innermost dim writing every element of its space
+  // (row softmax): whole rows through the per-thread buffer.
+  if (r > 0 && k.has_reduction() && k.inner_reduced() && rows >= 1 &&
+      elems * static_cast<std::int64_t>(dtype_size(k.output().dtype)) >= kStreamBytes &&
+      a.space[r - 1] * static_cast<std::int64_t>(dtype_size(k.output().dtype)) <= static_cast<std::int64_t>(kStreamRow) &&
+      contiguous_output(a)) {
+    g_streamed.fetch_add(1, std::memory_order_relaxed);
+    const bool threads = rows >= 2 && elems * kernel_cost(k) >= kParallelWork;
+    detail::parallel_for(threads ? static_cast<int>(std::min<std::int64_t>(rows, 64)) : 1, [&](int t, int nt) {
+      run_streaming_rows(k, fn, a, rows * t / nt, rows * (t + 1) / nt);
     });
     return;
   }

@@ -66,6 +66,26 @@ int add_constant_expr(Kernel& k, const Node& n) {
   return add_const(k, t, 0, ir::interp::float_to_int(v, t));
 }
 
+// Does reduction `n` see the same static sizes along its reduced `axes` as
+// `space` (the cluster's iteration space, or its root's dims)? A known size
+// on either side must be the same known size on the other (the kernel
+// iterates one extent per reduced dim); `per_row_ok`: a static 1 in `space`
+// is a per-row value broadcast back, which fits any size. Two unknown sizes
+// are taken to agree (unknown dims never stretch, so elementwise ops force
+// equality; the rare exception is caught at binding with a clear error).
+bool reduced_dims_agree(const std::vector<ir::Dim>& space, const Node* n, const std::vector<std::int64_t>& axes,
+                        bool per_row_ok) {
+  const std::vector<ir::Dim>& in = n->input(0)->type().dims;
+  for (std::int64_t ax : axes) {
+    const auto a = static_cast<std::size_t>(ax);
+    if (a >= space.size() || a >= in.size()) return false;
+    const ir::Dim &s = space[a], &d = in[a];
+    if (per_row_ok && s.known() && s.size == 1) continue;
+    if (s.known() != d.known() || (s.known() && s.size != d.size)) return false;
+  }
+  return true;
+}
+
 // Where a cluster's nodes live: over the iteration space (the reductions'
 // input space, or the root's shape for an elementwise cluster) or over the
 // reduced shape of keepdims=false reductions (`kept`).
@@ -242,12 +262,13 @@ Plan partition(const std::vector<ir::NodeRef>& roots) {
         const bool keep = n->attrs().get_bool("keepdims");
         const auto in_rank = static_cast<int>(n->input(0)->rank());
         if (!st.has_reduce) {
-          fuse = n->rank() == cl.root->rank();
+          fuse = n->rank() == cl.root->rank() && (!keep || reduced_dims_agree(cl.root->type().dims, n, axes, true));
           if (fuse && !keep)
             for (const Node* m : cl.nodes) kept[m] = true;  // the cluster so far lives in the reduced shape
           space_kept = !keep;
         } else {
-          fuse = axes == st.axes && in_rank == st.rank && (space_kept ? !keep : keep);
+          fuse = axes == st.axes && in_rank == st.rank && (space_kept ? !keep : keep) &&
+                 (!st.has_reduction || reduced_dims_agree(st.space, n, axes, false));
         }
         if (fuse && !st.has_reduction) {
           st.has_reduce = st.has_reduction = true;

@@ -140,6 +140,19 @@ TEST(NativeExecutor, LargeOutputsStreamedMatchTheInterpreter) {
   EXPECT_EQ(codegen::streamed_launches(), streamed + 3) << "each of the three kernels should stream its output";
 }
 
+TEST(NativeExecutor, LargeSoftmaxRowsStreamedMatchTheInterpreter) {
+  // 2100 x 1500 f32 (12.6 MB) and 1100 x 1000 f64 (8.8 MB): whole rows are
+  // computed in a per-thread buffer and streamed out.
+  Tensor x = matrix("x", DType::F32), d = matrix("d", DType::F64);
+  Array xv = Array::randn({2100, 1500}, DType::F32, 12), dv = Array::randn({1100, 1000}, DType::F64, 13);
+  const std::size_t streamed = codegen::streamed_launches();
+  expect_close(function({x}, {softmax(x * 3, -1)}, native())(xv)[0],
+               function({x}, {softmax(x * 3, -1)}, interp())(xv)[0], 1e-5);
+  expect_close(function({d}, {log_softmax(d, -1)}, native())(dv)[0],
+               function({d}, {log_softmax(d, -1)}, interp())(dv)[0], 1e-12);
+  EXPECT_EQ(codegen::streamed_launches(), streamed + 2) << "both kernels should stream their rows";
+}
+
 TEST(NativeExecutor, HostBlocksAreRecycled) {
   free_cached_memory();
   const void* first;
