@@ -15,6 +15,8 @@
 #include <mutex>
 #include <type_traits>
 
+#include "runtime/cuda_driver.hpp"
+
 namespace kiln {
 
 Buffer::~Buffer() {
@@ -423,9 +425,12 @@ void offset_range(const Shape& shape, const Shape& strides, std::int64_t& lo, st
 
 Array Array::empty(const Shape& shape, DType dtype, Device device) {
   validate_shape(shape, dtype, "Array::empty");
-  if (device.is_cuda())
+  if (device.is_cuda()) {
+    // Throws the reason first when there is no driver or no such device.
+    runtime::cuda_device(device, "Array::empty");
     throw Error("Array::empty: cannot allocate on " + device.str() +
-                ": CUDA device arrays need the CUDA backend, not available in this build");
+                ": CUDA device arrays are not implemented yet (the driver is there; kiln's device allocator is not)");
+  }
   Array a;
   a.buffer_ = allocate_host(static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype));
   a.dtype_ = dtype;
@@ -674,8 +679,10 @@ Array Array::astype(DType t) const {
 Array Array::to(Device target) const {
   if (!buffer_) throw Error("Array::to: null array");
   if (target == device()) return *this;
+  if (target.is_cuda()) runtime::cuda_device(target, "Array::to");
+  if (device().is_cuda()) runtime::cuda_device(device(), "Array::to");
   throw Error("Array::to: copying from " + device().str() + " to " + target.str() +
-              " needs the CUDA backend, not available in this build");
+              " is not implemented yet (the driver is there; kiln's device copies are not)");
 }
 
 Array Array::reshape(const Shape& new_shape) const {
