@@ -11,7 +11,7 @@ namespace kiln::codegen::cuda {
 
 const std::string& cuda_prelude() {
   static const std::string s =
-#include "codegen/cuda/prelude.inc"
+#include "kiln_cuda_prelude.inc"  // codegen/cuda/prelude.cuh as a raw string (CMake)
       ;
   return s;
 }

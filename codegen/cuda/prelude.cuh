@@ -1,6 +1,6 @@
-R"KILN_PRELUDE(
 // ---- kiln CUDA prelude: device helpers shared by every kernel ----
-// (codegen/cuda/prelude.inc: a raw string literal included by print.cpp)
+// (codegen/cuda/prelude.cuh: embedded in print.cpp as a string by CMake, and
+// compiled for the host by tests/codegen/cuda_prelude_host_test.cpp)
 struct KilnCudaSpace { long long numel; long long shape[8]; };
 struct KilnCudaOperand { void* data; long long strides[8]; };
 struct __align__(16) kiln_raw16 { unsigned int x, y, z, w; };
@@ -17,8 +17,13 @@ typedef unsigned char kiln_raw1;
 // f16 through the PTX conversions (round to nearest even); bf16 by hand,
 // as ml_dtypes rounds it (nearest even, NaN -> the quiet NaN 0x7fc0 with
 // the sign). A stored value is already rounded, so storing truncates.
+#ifndef KILN_PRELUDE_ON_HOST
 KILN_D float kiln_h2f(unsigned short h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
 KILN_D unsigned short kiln_f2h(float f) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }
+#else  // tests/cuda/prelude_host_test.cpp checks these helpers on the CPU
+KILN_D float kiln_h2f(unsigned short h) { return kiln_host_h2f(h); }
+KILN_D unsigned short kiln_f2h(float f) { return kiln_host_f2h(f); }
+#endif
 KILN_D float kiln_bf2f(unsigned short h) { return __uint_as_float((unsigned int)h << 16); }
 KILN_D unsigned short kiln_f2bf(float v) { return (unsigned short)(__float_as_uint(v) >> 16); }
 KILN_D float kiln_round_f16(float v) { return kiln_h2f(kiln_f2h(v)); }
@@ -188,4 +193,3 @@ __device__ inline double kiln_polygamma(int n, double x) {
   return (n % 2 == 1 ? 1.0 : -1.0) * (fact * direct + s);
 }
 // ---- end of the prelude ----
-)KILN_PRELUDE"
