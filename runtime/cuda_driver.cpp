@@ -189,3 +189,97 @@ bool cuda_available() {
 }
 
 }  // namespace kiln::runtime
+
+namespace kiln::runtime {
+
+namespace {
+
+struct DeviceMemory {
+  std::map<std::size_t, std::vector<cu::DevicePtr>> free;  // rounded size → blocks
+  CudaMemoryStats stats;
+};
+struct MemoryState {
+  std::mutex mu;
+  std::map<int, DeviceMemory> devices;
+};
+// Never destroyed: Arrays alive at exit still return their blocks here.
+MemoryState& memory() {
+  static MemoryState* m = new MemoryState;
+  return *m;
+}
+
+void release_cached(const CudaDriver& d, DeviceMemory& dm) {
+  for (auto& [size, blocks] : dm.free) {
+    for (cu::DevicePtr p : blocks) {
+      d.cuMemFree(p);  // nothing to do about a failure here
+      dm.stats.bytes_cached -= size;
+    }
+    blocks.clear();
+  }
+}
+
+}  // namespace
+
+std::size_t cuda_rounded_size(std::size_t bytes) {
+  constexpr std::size_t kSmall = 512, kLarge = std::size_t{2} << 20, kLimit = std::size_t{1} << 20;
+  if (bytes == 0) bytes = 1;
+  const std::size_t step = bytes <= kLimit ? kSmall : kLarge;
+  return (bytes + step - 1) / step * step;
+}
+
+std::shared_ptr<Buffer> cuda_allocate(Device dev, std::size_t bytes, const std::string& op) {
+  const CudaDeviceInfo& info = cuda_device(dev, op);  // makes its context current
+  const CudaDriver& d = cuda_driver();
+  const std::size_t size = cuda_rounded_size(bytes);
+  cu::DevicePtr p = 0;
+  {
+    std::lock_guard<std::mutex> lock(memory().mu);
+    DeviceMemory& dm = memory().devices[info.ordinal];
+    auto it = dm.free.find(size);
+    if (it != dm.free.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      dm.stats.bytes_cached -= size;
+    } else {
+      cu::Result r = d.cuMemAlloc(&p, size);
+      if (r != 0) {  // give the cache back and try once more
+        release_cached(d, dm);
+        r = d.cuMemAlloc(&p, size);
+      }
+      if (r != 0)
+        throw RuntimeError((op.empty() ? "" : op + ": ") + "cannot allocate " + std::to_string(bytes) + " bytes on " +
+                           dev.str() + ": " + d.error_string(r));
+      ++dm.stats.driver_allocations;
+    }
+    dm.stats.bytes_in_use += size;
+  }
+  auto buf = std::make_shared<Buffer>();
+  buf->data = reinterpret_cast<std::byte*>(static_cast<std::uintptr_t>(p));
+  buf->bytes = bytes;
+  buf->device = dev;
+  const int ordinal = info.ordinal;
+  buf->deleter = [ordinal, size](std::byte* data) {
+    std::lock_guard<std::mutex> lock(memory().mu);
+    DeviceMemory& dm = memory().devices[ordinal];
+    dm.free[size].push_back(static_cast<cu::DevicePtr>(reinterpret_cast<std::uintptr_t>(data)));
+    dm.stats.bytes_in_use -= size;
+    dm.stats.bytes_cached += size;
+  };
+  return buf;
+}
+
+CudaMemoryStats cuda_memory_stats(Device dev) {
+  std::lock_guard<std::mutex> lock(memory().mu);
+  auto it = memory().devices.find(dev.ordinal());
+  return it == memory().devices.end() ? CudaMemoryStats{} : it->second.stats;
+}
+
+void cuda_empty_cache(Device dev) {
+  const CudaDriver& d = cuda_driver();
+  cuda_device(dev, "cuda_empty_cache");
+  std::lock_guard<std::mutex> lock(memory().mu);
+  auto it = memory().devices.find(dev.ordinal());
+  if (it != memory().devices.end()) release_cached(d, it->second);
+}
+
+}  // namespace kiln::runtime

@@ -13,10 +13,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "kiln/array.hpp"
 #include "kiln/device.hpp"
 
 namespace kiln::runtime {
@@ -114,5 +116,38 @@ const CudaDeviceInfo& cuda_device(Device d, const std::string& op);
 // Is a usable CUDA driver with at least one device present? Never throws
 // (tests and examples use it to skip GPU work).
 bool cuda_available();
+
+}  // namespace kiln::runtime
+
+namespace kiln::runtime {
+
+// ---- device memory: a caching allocator ----
+//
+// cuMemAlloc synchronises the device and costs microseconds to
+// milliseconds, so freed blocks are kept for reuse instead of going back to
+// the driver: per device, free lists keyed by the rounded size (512-byte
+// steps below 1 MiB, 2 MiB steps above, so one shape allocated again and
+// again always finds its block). When cuMemAlloc fails, the cached blocks
+// are given back and the allocation is tried once more.
+//
+// Each block is a Buffer on the device whose deleter returns it to its
+// free list. Blocks are reused as soon as their last Array is gone: correct while
+// every launch and copy is synchronous on one stream per device (today's
+// only path). Kernels on several streams will need the block's last stream
+// recorded with an event before reuse (TODO with streams per call).
+std::shared_ptr<Buffer> cuda_allocate(Device d, std::size_t bytes, const std::string& op);
+
+struct CudaMemoryStats {
+  std::size_t driver_allocations = 0;  // cuMemAlloc calls so far
+  std::size_t bytes_in_use = 0;        // rounded sizes of live blocks
+  std::size_t bytes_cached = 0;        // rounded sizes of free blocks kept
+};
+CudaMemoryStats cuda_memory_stats(Device d);
+
+// Gives every cached free block of `d` back to the driver.
+void cuda_empty_cache(Device d);
+
+// The rounded size of a request (what the free lists are keyed by).
+std::size_t cuda_rounded_size(std::size_t bytes);
 
 }  // namespace kiln::runtime

@@ -51,7 +51,7 @@ TEST(Array, EmptyZerosOnesFull) {
 TEST(Array, ConstructionErrors) {
   expect_error([] { Array::empty({2, -1}, kiln::f32); }, {"negative dimension", "[2, -1]"});
   expect_error([] { Array::empty({std::int64_t{1} << 40, std::int64_t{1} << 40}, kiln::f32); }, {"too many"});
-  expect_error([] { Array::zeros({2}, kiln::f32, kiln::Device::cuda(0)); }, {"Array::empty", "cuda:0", "CUDA"});
+  expect_error([] { Array::zeros({2}, kiln::f32, kiln::Device::cuda(0)); }, {"Array::zeros", "cuda:0", "CUDA"});
   expect_error([] { Array::from({{1.0, 2.0}, {3.0}}); }, {"ragged"});
   expect_error([] { Array::from_doubles({1, 2, 3}, {2, 2}, kiln::f64); }, {"3 values", "[2, 2]"});
   expect_error([] { Array::from_vector(std::vector<float>{1, 2}, {3}); }, {"2 values"});

@@ -71,6 +71,44 @@ TEST(CudaDriver, WithoutADriverFunctionsOnTheGpuNameTheUsersLine) {
   EXPECT_NE(m.find(kNoDriver), std::string::npos) << m;
 }
 
+TEST(CudaMemory, SizesAreRoundedToBuckets) {
+  EXPECT_EQ(runtime::cuda_rounded_size(0), 512u);
+  EXPECT_EQ(runtime::cuda_rounded_size(1), 512u);
+  EXPECT_EQ(runtime::cuda_rounded_size(512), 512u);
+  EXPECT_EQ(runtime::cuda_rounded_size(513), 1024u);
+  EXPECT_EQ(runtime::cuda_rounded_size(std::size_t{1} << 20), std::size_t{1} << 20);
+  EXPECT_EQ(runtime::cuda_rounded_size((std::size_t{1} << 20) + 1), std::size_t{2} << 20);
+  EXPECT_EQ(runtime::cuda_rounded_size((std::size_t{5} << 20) + 7), std::size_t{6} << 20);
+}
+
+// ---- with a GPU (skipped here): device arrays and the caching allocator ----
+
+TEST(CudaMemory, DeviceArraysRoundTripAndBlocksAreReused) {
+  if (!runtime::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  const Device g = Device::cuda(0);
+  const Array h = Array::arange(0, 1000, 1, f32).reshape({10, 100});
+  const std::size_t allocs0 = runtime::cuda_memory_stats(g).driver_allocations;
+  {
+    Array d = h.to(g);
+    EXPECT_EQ(d.device(), g);
+    EXPECT_TRUE(d.to(Device::cpu()).equals(h));
+    // a strided host view is made contiguous before the copy
+    const Array t = Array::view(h.raw_data(), {100, 10}, f32, {1, 100});  // h transposed
+    EXPECT_TRUE(t.to(g).to(Device::cpu()).equals(t));
+  }
+  const std::size_t allocs1 = runtime::cuda_memory_stats(g).driver_allocations;
+  EXPECT_GE(allocs1, allocs0 + 1);
+  for (int i = 0; i < 10; ++i) {
+    Array d = Array::zeros({10, 100}, f32, g);  // the same size again: a cached block
+    EXPECT_TRUE(d.to(Device::cpu()).equals(Array::zeros({10, 100}, f32)));
+  }
+  EXPECT_EQ(runtime::cuda_memory_stats(g).driver_allocations, allocs1);
+  EXPECT_GT(runtime::cuda_memory_stats(g).bytes_cached, 0u);
+  runtime::cuda_empty_cache(g);
+  EXPECT_EQ(runtime::cuda_memory_stats(g).bytes_cached, 0u);
+  EXPECT_TRUE(Array::full({3}, 2.5, f64, g).to(Device::cpu()).equals(Array::from({2.5, 2.5, 2.5})));
+}
+
 #ifdef KILN_CUDA_STUB_DRIVER
 TEST(CudaDriver, TheToolkitStubHasEveryEntryPointKilnBinds) {
   runtime::CudaDriver d = runtime::load_cuda_driver(KILN_CUDA_STUB_DRIVER);
