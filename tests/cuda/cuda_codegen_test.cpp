@@ -207,6 +207,17 @@ TEST(Cuda, ContiguousEntryUses128BitAccesses) {
   const std::string entry = b.ptx.substr(b.ptx.find(".entry vk_vec("));
   EXPECT_NE(entry.find("ld.global.nc.v4"), std::string::npos) << entry;
   EXPECT_NE(entry.find("st.global.v4"), std::string::npos) << entry;
+  // The unions are unrolled into registers: no local memory.
+  EXPECT_EQ(b.ptx.find(".local"), std::string::npos) << entry;
+
+  // bf16 in, bool out (8 × 2 bytes in, 8 × 1 byte out): 128-bit loads.
+  Tensor bf = tensor("bf", DType::BF16, {"n"});
+  CudaKernelSource bsrc = print_cuda_kernel(kernels_of({isnan(exp(bf))})[0], "bk");
+  EXPECT_EQ(bsrc.vec_width, 8);
+  CudaBinary bb = nvrtc_compile(bsrc.source, "sm_90", "bk");
+  const std::string bentry = bb.ptx.substr(bb.ptx.find(".entry bk_vec("));
+  EXPECT_NE(bentry.find("ld.global.nc.v4"), std::string::npos) << bentry;
+  EXPECT_EQ(bb.ptx.find(".local"), std::string::npos) << bentry;
 
   // f16 in, f64 out: the widest operand (f64) sets 2 elements a vector.
   Tensor h = tensor("h", DType::F16, {"n"});
