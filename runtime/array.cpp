@@ -15,6 +15,8 @@
 #include <mutex>
 #include <type_traits>
 
+#include "runtime/cuda_driver.hpp"
+
 namespace kiln {
 
 Buffer::~Buffer() {
@@ -423,9 +425,16 @@ void offset_range(const Shape& shape, const Shape& strides, std::int64_t& lo, st
 
 Array Array::empty(const Shape& shape, DType dtype, Device device) {
   validate_shape(shape, dtype, "Array::empty");
-  if (device.is_cuda())
-    throw Error("Array::empty: cannot allocate on " + device.str() +
-                ": CUDA device arrays need the CUDA backend, not available in this build");
+  if (device.is_cuda()) {
+    Array a;
+    a.buffer_ = runtime::cuda_allocate(device, static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype),
+                                       "Array::empty");
+    a.dtype_ = dtype;
+    a.shape_ = shape;
+    a.strides_ = contiguous_strides(shape);
+    a.offset_ = 0;
+    return a;
+  }
   Array a;
   a.buffer_ = allocate_host(static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype));
   a.dtype_ = dtype;
@@ -436,6 +445,10 @@ Array Array::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Array Array::zeros(const Shape& shape, DType dtype, Device device) {
+  if (device.is_cuda()) {  // filled on the host, then copied
+    runtime::cuda_device(device, "Array::zeros");
+    return zeros(shape, dtype).to(device);
+  }
   Array a = empty(shape, dtype, device);
   std::memset(a.buffer_->data, 0, a.buffer_->bytes);  // all-zero bits are 0 in every dtype
   return a;
@@ -446,6 +459,10 @@ Array Array::ones(const Shape& shape, DType dtype, Device device) {
 }
 
 Array Array::full(const Shape& shape, double value, DType dtype, Device device) {
+  if (device.is_cuda()) {  // filled on the host, then copied
+    runtime::cuda_device(device, "Array::full");
+    return full(shape, value, dtype).to(device);
+  }
   Array a = empty(shape, dtype, device);
   visit_dtype(dtype, [&](auto t) {
     constexpr DType T = decltype(t)::value;
@@ -674,8 +691,29 @@ Array Array::astype(DType t) const {
 Array Array::to(Device target) const {
   if (!buffer_) throw Error("Array::to: null array");
   if (target == device()) return *this;
-  throw Error("Array::to: copying from " + device().str() + " to " + target.str() +
-              " needs the CUDA backend, not available in this build");
+  if (device().is_cuda() && target.is_cuda()) return to(Device::cpu()).to(target);  // through the host (TODO: peer copies)
+  const std::size_t bytes = static_cast<std::size_t>(size()) * dtype_size(dtype_);
+  if (target.is_cuda()) {  // host → device: a contiguous host copy, then one synchronous copy
+    runtime::cuda_device(target, "Array::to");  // the reason first when there is no driver
+    const Array src = contiguous();
+    Array out = empty(shape_, dtype_, target);
+    const runtime::CudaDriver& d = runtime::cuda_driver();
+    if (bytes)
+      d.check(d.cuMemcpyHtoD(reinterpret_cast<std::uintptr_t>(out.buffer_->data), src.raw_data(), bytes),
+              "Array::to: cuMemcpyHtoD");
+    return out;
+  }
+  // device → host
+  runtime::cuda_device(device(), "Array::to");
+  if (!is_contiguous())
+    throw Error("Array::to: copying a non-contiguous array from " + device().str() +
+                " to the host is not implemented yet; make it contiguous on the device first");
+  Array out = empty(shape_, dtype_);
+  const runtime::CudaDriver& d = runtime::cuda_driver();
+  const std::uintptr_t src = reinterpret_cast<std::uintptr_t>(buffer_->data) +
+                             static_cast<std::uintptr_t>(offset_) * dtype_size(dtype_);
+  if (bytes) d.check(d.cuMemcpyDtoH(out.raw_data(), src, bytes), "Array::to: cuMemcpyDtoH");
+  return out;
 }
 
 Array Array::reshape(const Shape& new_shape) const {

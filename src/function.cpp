@@ -11,6 +11,7 @@
 #include "ir/interpreter.hpp"
 #include "ir/printer.hpp"
 #include "passes/pipeline.hpp"
+#include "runtime/cuda_driver.hpp"
 #include "src/frontend.hpp"
 
 namespace kiln {
@@ -140,9 +141,15 @@ Function function(const std::vector<Tensor>& inputs, const std::vector<Tensor>& 
   auto impl = std::make_shared<Function::Impl>();
   impl->loc = l;
   impl->backend = options.backend;
-  if (!options.device.is_cpu())
+  if (!options.device.is_cpu()) {
+    try {  // the reason first: no driver, no such device
+      runtime::cuda_device(options.device, "");
+    } catch (const Error& e) {
+      ir::user_error(l, "function", e.what());
+    }
     ir::user_error(l, "function", "device " + options.device.str() +
-                                      " is not available: this build of kiln runs functions on the CPU only");
+                                      " is not available: the CUDA backend cannot run functions yet");
+  }
 
   std::unordered_set<const Node*> seen_inputs;
   for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -1,0 +1,53 @@
+// Running one elementwise kernel on a CUDA device: print, compile for the
+// device's architecture (NVRTC, cached), load the cubin with the driver
+// (dlopen'ed, runtime/cuda_driver.hpp), launch with the ABI of abi.hpp.
+//
+// Synchronous today (the default stream, synchronised after each launch),
+// like the device allocator assumes; a stream per function call comes with
+// the CUDA executor. Not yet run on a GPU: tests/cuda/cuda_gpu_test.cpp is
+// the first check, on a machine with one.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/cuda/print.hpp"
+#include "codegen/kernel.hpp"
+#include "kiln/array.hpp"
+#include "kiln/device.hpp"
+
+namespace kiln::codegen::cuda {
+
+class CudaKernel {
+ public:
+  // Prints `k`, compiles it for `device`'s sm_XX and loads it there. A
+  // kiln::RuntimeError without a driver or device, or when NVRTC fails.
+  CudaKernel(const Kernel& k, Device device);
+  ~CudaKernel();
+  CudaKernel(const CudaKernel&) = delete;
+  CudaKernel& operator=(const CudaKernel&) = delete;
+
+  // out = kernel(inputs...): arrays on this kernel's device, the inputs
+  // broadcast to `out`'s shape as the kernel's operands say (an input of
+  // lower rank is left-padded), `out` of the output's dtype. Takes the
+  // contiguous entry when cuda_vec_applies, else the strided one.
+  void run(const std::vector<Array>& inputs, const Array& out) const;
+
+  const CudaKernelSource& source() const { return src_; }
+  bool last_run_vectorised() const { return last_vec_; }
+  double compile_ms() const { return compile_ms_; }
+
+ private:
+  Kernel kernel_;
+  Device device_;
+  CudaKernelSource src_;
+  void* module_ = nullptr;  // CUmodule
+  void* strided_ = nullptr;  // CUfunction
+  void* vec_ = nullptr;      // CUfunction, null without a contiguous entry
+  int multiprocessors_ = 1;
+  double compile_ms_ = 0;
+  mutable bool last_vec_ = false;
+};
+
+}  // namespace kiln::codegen::cuda

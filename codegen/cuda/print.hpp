@@ -1,0 +1,86 @@
+// The CUDA printer: a kernel of the kernel IR (codegen/kernel.hpp) as CUDA
+// C++ source for NVRTC, with the launch ABI of codegen/cuda/abi.hpp.
+//
+// The source of one kernel is the prelude (device helpers shared by every
+// kernel: f16/bf16 conversions, wrapping integer arithmetic, NumPy's
+// floor_div/mod, digamma/polygamma, ...) followed by the kernel's own text:
+//   - NAME_elem: a __device__ function computing one output element from the
+//     inputs' values (already converted to their compute types). It is the
+//     "map" part every future kernel shape reuses (a row reduction prints the
+//     same function and folds its results: one row per block or warp);
+//   - NAME: the strided entry (grid-stride loop, index → per-operand offsets);
+//   - NAME_vec: the contiguous entry with 128-bit loads and stores, when the
+//     kernel's broadcast pattern allows it (see abi.hpp).
+// Several kernels may share one NVRTC program: print the prelude once and
+// each kernel's body (print_cuda_kernel_body) after it.
+//
+// Semantics are the interpreter's and the CPU backend's (docs/ops.md,
+// codegen/llvm/emit.cpp): f16/bf16 are stored as raw 16 bits and computed in
+// f32, rounded to the dtype after every op; integer ops wrap; x // 0 and
+// x % 0 are 0; shifts by a negative or too-large count give 0 (or -1 for a
+// negative value shifted right); maximum/minimum propagate NaN; casts from
+// float to integer truncate, saturate and map NaN to 0. No fast-math: the
+// program is compiled with IEEE division and square root, denormals kept and
+// no FMA contraction (--fmad=false), so arithmetic rounds exactly like the
+// CPU; math functions use CUDA's accurate libdevice versions (a few ULP).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codegen/cuda/abi.hpp"
+#include "codegen/kernel.hpp"
+
+namespace kiln::codegen::cuda {
+
+struct CudaKernelSource {
+  std::string name;       // the strided entry (NAME)
+  std::string vec_name;   // the contiguous entry (NAME_vec), "" when there is none
+  int vec_width = 0;      // elements per vector access of the contiguous entry
+  std::string body;       // the kernel's text, without the prelude
+  std::string source;     // prelude + body: one complete NVRTC program
+};
+
+// The device helpers every kernel's body uses; printed once per program.
+const std::string& cuda_prelude();
+
+// Prints `k` as CUDA C++ with entries named `name` (and name + "_vec").
+// `name` must be a C identifier. Kernels the printer cannot express (rank
+// above KILN_CUDA_MAX_RANK, too many operands for the parameter space) are a
+// kiln::Error naming the reason.
+CudaKernelSource print_cuda_kernel(const Kernel& k, const std::string& name);
+
+// Just the kernel's own text (for programs holding several kernels).
+std::string print_cuda_kernel_body(const Kernel& k, const std::string& name);
+
+// A stable kernel name from the kernel's printed IR: "kiln_k" + 16 hex
+// digits of its FNV-1a hash.
+std::string cuda_kernel_name(const Kernel& k);
+
+// ---- launching (host side, no driver needed) ----
+
+// The ABI structs for one launch: `shape` the iteration space (rank ==
+// k.rank), `strides` one list per operand (inputs, then the output), in
+// elements. An Error when the rank exceeds KILN_CUDA_MAX_RANK.
+KilnCudaSpace cuda_space(const std::vector<std::int64_t>& shape);
+KilnCudaOperand cuda_operand(void* data, const std::vector<std::int64_t>& strides);
+
+// Does the contiguous entry apply to this launch? `data` and `strides`: one
+// per operand (inputs, then the output). True when the source has a vec
+// entry, every iterated operand is C-contiguous over `shape` (size-1 dims
+// ignored) and every iterated pointer is aligned to vec_width * its size.
+bool cuda_vec_applies(const Kernel& k, const CudaKernelSource& src, const std::vector<std::int64_t>& shape,
+                      const std::vector<const void*>& data, const std::vector<std::vector<std::int64_t>>& strides);
+
+// Grid and block sizes for `items` loop iterations (elements, or vectors for
+// the contiguous entry) on a device with `multiprocessors` SMs: 256 threads
+// a block, enough blocks to cover the items but at most 32 per SM (the
+// grid-stride loop does the rest); at least one block.
+struct CudaLaunchDims {
+  unsigned grid = 1;
+  unsigned block = 256;
+};
+CudaLaunchDims cuda_launch_dims(std::int64_t items, int multiprocessors);
+
+}  // namespace kiln::codegen::cuda

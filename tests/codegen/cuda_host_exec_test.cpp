@@ -1,0 +1,357 @@
+// The printed CUDA kernels *executed on the host*: the whole printed
+// source (prelude, element functions, both entries) is compiled by the
+// host C++ compiler with a few stand-ins for CUDA built-ins (a grid of one
+// thread, so each grid-stride loop walks every element), loaded with
+// dlopen, and every kernel of the differential sweep is run through its
+// strided and its contiguous entry against the interpreter. This checks
+// what the printer writes — the op lowerings, casts, constants, f16/bf16
+// rounding, offsets and vector tails — without a GPU; CUDA's own math
+// library is replaced by glibc's, so math-function accuracy is left to the
+// GPU run (tests/cuda/cuda_gpu_test.cpp).
+//
+// Bounds (as tests/codegen/native_test.cpp): exact but for f16/bf16 (1 ULP),
+// glibc math functions and formulas on them (4 ULP, or 4 ULP of 1 near a
+// zero), f32 floor_div/mod (1 ULP), f64 digamma/polygamma (kiln's own
+// series vs Boost: relative 1e-13) and their f32 results (1 ULP).
+#include <gtest/gtest.h>
+#include <dlfcn.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "codegen/cuda/print.hpp"
+#include "codegen/partition.hpp"
+#include "ir/node.hpp"
+#include "kiln/kiln.hpp"
+
+namespace {
+
+using namespace kiln;
+using ir::OpCode;
+using namespace kiln::codegen::cuda;
+
+constexpr DType kAllDTypes[] = {DType::Bool, DType::I8, DType::I16, DType::I32, DType::I64,
+                                DType::U8,   DType::F16, DType::BF16, DType::F32, DType::F64};
+
+// CUDA built-ins for a host compile of printed kernels.
+const char* const kHostShim = R"(
+#include <math.h>
+#include <cmath>
+#include <cstring>
+#include <utility>
+#include <boost/math/special_functions/erf.hpp>
+#define KILN_PRELUDE_ON_HOST 1
+#define __device__
+#define __forceinline__ inline
+#define __global__
+#define __launch_bounds__(n)
+#define __align__(n) alignas(n)
+struct kiln_dim3 { unsigned x, y, z; };
+static const kiln_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0}, blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+using std::isinf;
+using std::signbit;
+inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
+inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }
+inline double sinpi(double x) { return std::sin(M_PI * std::remainder(x, 2.0)); }
+inline double cospi(double x) { return std::cos(M_PI * std::remainder(x, 2.0)); }
+inline double erfinv(double x) {
+  if (x != x) return x;
+  if (x == 1) return HUGE_VAL;
+  if (x == -1) return -HUGE_VAL;
+  if (x > 1 || x < -1) return NAN;
+  return boost::math::erf_inv(x);
+}
+inline float kiln_host_h2f(unsigned short h) { _Float16 v; std::memcpy(&v, &h, 2); return (float)v; }
+inline unsigned short kiln_host_f2h(float f) { _Float16 v = (_Float16)f; unsigned short h; std::memcpy(&h, &v, 2); return h; }
+)";
+
+// After the prelude (which declares the ABI structs).
+const char* const kHostCallers = R"(
+// Calls an entry with its parameters from arrays (evaluation order fixed by the index pack).
+template <class... P, std::size_t... I>
+void kiln_call_strided(void (*f)(KilnCudaSpace, P...), const KilnCudaSpace* s, KilnCudaOperand* o, std::index_sequence<I...>) { f(*s, o[I]...); }
+template <class... P>
+void kiln_call_strided(void (*f)(KilnCudaSpace, P...), const KilnCudaSpace* s, KilnCudaOperand* o) { kiln_call_strided(f, s, o, std::index_sequence_for<P...>{}); }
+template <class... P, std::size_t... I>
+void kiln_call_vec(void (*f)(long long, P...), long long n, void** p, std::index_sequence<I...>) { f(n, static_cast<P>(p[I])...); }
+template <class... P>
+void kiln_call_vec(void (*f)(long long, P...), long long n, void** p) { kiln_call_vec(f, n, p, std::index_sequence_for<P...>{}); }
+)";
+
+using StridedFn = void (*)(const KilnCudaSpace*, KilnCudaOperand*);
+using VecFn = void (*)(long long, void**);
+
+// The printed kernels compiled into one shared library.
+class HostModule {
+ public:
+  HostModule(const std::vector<std::pair<codegen::Kernel, std::string>>& ks, const std::string& tag) {
+    std::string src = kHostShim + cuda_prelude() + kHostCallers;
+    for (const auto& [k, name] : ks) {
+      CudaKernelSource s = print_cuda_kernel(k, name);
+      src += s.body;
+      src += "extern \"C\" void " + name + "_host(const KilnCudaSpace* s, KilnCudaOperand* o) { kiln_call_strided(" +
+             name + ", s, o); }\n";
+      if (!s.vec_name.empty())
+        src += "extern \"C\" void " + name + "_vec_host(long long n, void** p) { kiln_call_vec(" + s.vec_name + ", n, p); }\n";
+    }
+    const std::string dir = std::string(KILN_BINARY_DIR) + "/cuda_host_exec";
+    std::system(("mkdir -p " + dir).c_str());
+    const std::string cpp = dir + "/" + tag + ".cpp", so = dir + "/" + tag + ".so";
+    std::ofstream(cpp) << src;
+    const std::string cmd = std::string(KILN_HOST_CXX) + " -std=c++17 -O1 -shared -fPIC -w -o " + so + " " + cpp +
+                            " > " + dir + "/" + tag + ".log 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      std::ifstream log(dir + "/" + tag + ".log");
+      std::string l((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      throw std::runtime_error("host compile of " + cpp + " failed:\n" + l.substr(0, 4000));
+    }
+    handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) throw std::runtime_error(std::string("dlopen: ") + dlerror());
+  }
+  ~HostModule() {
+    if (handle_) dlclose(handle_);
+  }
+  template <class F>
+  F fn(const std::string& name) const {
+    return reinterpret_cast<F>(dlsym(handle_, name.c_str()));
+  }
+
+ private:
+  void* handle_ = nullptr;
+};
+
+double ulp_of(DType t, double x) {
+  x = std::fabs(x);
+  const int e = x == 0 ? -1000 : std::ilogb(x);
+  switch (t) {
+    case DType::F64: return std::nextafter(x, INFINITY) - x;
+    case DType::F32: return static_cast<double>(std::nextafter(static_cast<float>(x), INFINITY)) - x;
+    case DType::F16: return std::ldexp(1.0, std::max(e, -14) - 10);
+    case DType::BF16: return std::ldexp(1.0, std::max(e, -126) - 7);
+    default: return 0;
+  }
+}
+
+const std::set<OpCode> kLibmOps = {
+    OpCode::Exp,  OpCode::Exp2,    OpCode::Expm1,    OpCode::Log,   OpCode::Log2,  OpCode::Log10,
+    OpCode::Log1p, OpCode::Log1mexp, OpCode::Sin,    OpCode::Cos,   OpCode::Tan,   OpCode::Asin,
+    OpCode::Acos, OpCode::Atan,    OpCode::Sinh,     OpCode::Cosh,  OpCode::Tanh,  OpCode::Asinh,
+    OpCode::Acosh, OpCode::Atanh,  OpCode::Sigmoid,  OpCode::Softplus, OpCode::Erf, OpCode::Erfc,
+    OpCode::Pow,  OpCode::Atan2,   OpCode::Rsqrt};
+
+bool close(OpCode op, DType in, DType out, double got, double want) {
+  if (std::isnan(got) && std::isnan(want)) return true;
+  if (got == want) return got != 0 || std::signbit(got) == std::signbit(want);
+  if (std::isnan(got) || std::isnan(want) || std::isinf(got) || std::isinf(want)) return false;
+  if (!is_float(out) || op == OpCode::Cast) return false;
+  const double d = std::fabs(got - want);
+  if (out == DType::F16 || out == DType::BF16) return d <= ulp_of(out, want);
+  if (op == OpCode::Digamma || op == OpCode::Polygamma)
+    return out == DType::F64 ? d <= 1e-13 * std::max(1.0, std::fabs(want)) : d <= ulp_of(out, want);
+  if (kLibmOps.count(op)) return d <= 4 * ulp_of(out, want) || d <= 4 * ulp_of(out, 1.0);
+  if ((op == OpCode::FloorDiv || op == OpCode::Mod) && in != DType::F64) return d <= ulp_of(out, want);
+  return false;
+}
+
+Array make_values(DType t, std::int64_t n, std::uint64_t seed, bool small) {
+  if (is_float(t)) {
+    const double inf = INFINITY;
+    std::vector<double> v = {0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.0, inf, -inf, NAN, 1e-3,
+                             100.0, -100.0, 0.9, -0.9, 7.0, 1e30, -1e30, 65519.0, 1e-6};
+    std::vector<double> r = Array::uniform({n}, DType::F64, seed, -6.0, 6.0).to_doubles();
+    for (std::size_t i = 0; v.size() < static_cast<std::size_t>(n); ++i) v.push_back(r[i]);
+    v.resize(static_cast<std::size_t>(n));
+    return Array::from_doubles(v, {n}, t);
+  }
+  if (t == DType::Bool) return Array::randint({n}, 0, 2, DType::I64, seed).astype(t);
+  if (small) return Array::randint({n}, t == DType::U8 ? 0 : -3, 13, DType::I64, seed).astype(t);
+  const int bits = int_bits(t);
+  const std::int64_t lo = t == DType::U8 ? 0 : bits >= 32 ? -1000000 : -(std::int64_t{1} << (bits - 1));
+  const std::int64_t hi = t == DType::U8 ? 256 : bits >= 32 ? 1000000 : (std::int64_t{1} << (bits - 1));
+  std::vector<std::int64_t> r = Array::randint({n}, lo, hi, DType::I64, seed).to_int64s();
+  std::vector<std::int64_t> special = {0, 1, -1, 2, 7};
+  if (t == DType::I64) special.insert(special.end(), {INT64_MIN, INT64_MAX, INT64_MIN + 1});
+  for (std::size_t i = 0; i < special.size() && i < r.size(); ++i) r[i] = special[i];
+  std::vector<double> d;
+  for (std::int64_t x : r) d.push_back(static_cast<double>(x));
+  Array out = Array::empty({n}, DType::I64);
+  for (std::int64_t i = 0; i < n; ++i) out.data<std::int64_t>()[i] = r[static_cast<std::size_t>(i)];
+  return out.astype(t);
+}
+
+// Every elementwise op with `arity` inputs of dtype t, as native_test sweeps them.
+std::vector<Tensor> sweep(DType t, int arity, const std::vector<DimSpec>& dims) {
+  std::vector<Tensor> xs;
+  for (int i = 0; i < arity; ++i) xs.push_back(tensor("x" + std::to_string(i), t, dims));
+  Tensor cond = tensor("c", DType::Bool, dims);
+  std::vector<Tensor> outs;
+  for (const ir::OpInfo& info : ir::all_ops()) {
+    if (!ir::is_elementwise(info.code) || info.arity != arity) continue;
+    std::vector<ir::NodeRef> in;
+    if (info.code == OpCode::Where) in = {cond.node(), xs[0].node(), xs[1].node()};
+    else
+      for (int i = 0; i < arity; ++i) in.push_back(xs[static_cast<std::size_t>(i)].node());
+    std::vector<ir::Attrs> variants;
+    if (info.code == OpCode::Cast) {
+      for (DType to : kAllDTypes) variants.push_back(ir::Attrs{{"dtype", to}});
+    } else if (info.code == OpCode::Polygamma) {
+      for (std::int64_t n : {0, 1, 2, 3}) variants.push_back(ir::Attrs{{"n", n}});
+    } else {
+      variants.push_back(ir::Attrs{});
+    }
+    for (const ir::Attrs& a : variants) {
+      try {
+        outs.push_back(Tensor(ir::make_node(info.code, in, a, SourceLoc{})));
+      } catch (const Error&) {
+      }
+    }
+  }
+  return outs;
+}
+
+// The input nodes by address (kept alive), to rebuild Tensors for the interpreter.
+std::map<const ir::Node*, ir::NodeRef>& host_refs() {
+  static std::map<const ir::Node*, ir::NodeRef> m;
+  return m;
+}
+void remember_inputs(const Tensor& t) {
+  std::vector<ir::NodeRef> stack = {t.node()};
+  while (!stack.empty()) {
+    ir::NodeRef n = stack.back();
+    stack.pop_back();
+    if (n->op() == OpCode::Input) host_refs()[n.get()] = n;
+    for (const ir::NodeRef& in : n->inputs()) stack.push_back(in);
+  }
+}
+
+// Runs `outs` (one kernel each) on the host through both entries against the interpreter.
+// `tol_op`: the op whose bound applies (fused kernels: their least exact op).
+void check(const std::vector<Tensor>& outs, const std::map<const ir::Node*, Array>& host, const std::string& tag,
+           DType t, const OpCode* tol_op = nullptr) {
+  for (const Tensor& o : outs) remember_inputs(o);
+  std::vector<std::pair<codegen::Kernel, std::string>> ks;
+  std::vector<codegen::Plan> plans;
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    plans.push_back(codegen::partition({outs[i].node()}));
+    ASSERT_EQ(plans.back().clusters.size(), 1u);
+    ks.emplace_back(plans.back().clusters[0].kernel, "hk" + std::to_string(i));
+  }
+  HostModule mod(ks, tag);
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    const codegen::Cluster& c = plans[i].clusters[0];
+    const codegen::Kernel& k = c.kernel;
+    const OpCode op = tol_op ? *tol_op : outs[i].node()->op();
+    // the interpreter on this kernel's inputs
+    std::vector<Tensor> kin;
+    std::vector<Array> kargs;
+    for (const ir::Node* n : c.inputs) {
+      kin.push_back(Tensor(host_refs().at(n)));
+      kargs.push_back(host.at(n));
+    }
+    FunctionOptions o;
+    o.backend = Backend::Interpreter;
+    o.optimize = false;
+    const Array want = function(kin, {outs[i]}, o)(kargs)[0];
+    const Shape shape = want.shape();
+    const CudaKernelSource src = print_cuda_kernel(k, ks[i].second);
+    for (int entry = 0; entry < 2; ++entry) {
+      if (entry == 1 && src.vec_name.empty()) continue;
+      Array out = Array::empty(shape, want.dtype());
+      std::vector<const void*> data;
+      std::vector<std::vector<std::int64_t>> strides;
+      for (std::size_t j = 0; j <= kargs.size(); ++j) {
+        const Array& a = j < kargs.size() ? kargs[j] : out;
+        const codegen::KernelOperand& ko = k.operands[j];
+        const int pad = k.rank - static_cast<int>(a.ndim());
+        std::vector<std::int64_t> s(static_cast<std::size_t>(k.rank), 0);
+        for (int d = pad; d < k.rank; ++d)
+          if (!ko.broadcast[static_cast<std::size_t>(d)]) s[static_cast<std::size_t>(d)] = a.strides()[static_cast<std::size_t>(d - pad)];
+        data.push_back(a.raw_data());
+        strides.push_back(s);
+      }
+      const std::string what = std::string(ir::op_name(op)) + " on " + std::string(dtype_name(t)) + " -> " +
+                               std::string(dtype_name(want.dtype())) + (entry ? " (vec)" : " (strided)");
+      if (entry == 0) {
+        KilnCudaSpace sp = cuda_space(shape);
+        std::vector<KilnCudaOperand> ops;
+        for (std::size_t j = 0; j < data.size(); ++j) ops.push_back(cuda_operand(const_cast<void*>(data[j]), strides[j]));
+        mod.fn<StridedFn>(ks[i].second + "_host")(&sp, ops.data());
+      } else {
+        ASSERT_TRUE(cuda_vec_applies(k, src, shape, data, strides)) << what;
+        std::vector<void*> p;
+        for (const void* d : data) p.push_back(const_cast<void*>(d));
+        mod.fn<VecFn>(ks[i].second + "_vec_host")(cuda_space(shape).numel, p.data());
+      }
+      const std::vector<double> got = out.to_doubles(), w = want.to_doubles();
+      for (std::size_t e = 0; e < w.size(); ++e)
+        if (!close(op, t, want.dtype(), got[e], w[e])) {
+          ADD_FAILURE() << what << " at " << e << ": printed kernel " << got[e] << " vs interpreter " << w[e];
+          break;
+        }
+    }
+  }
+}
+
+class CudaHostExec : public ::testing::TestWithParam<DType> {};
+
+TEST_P(CudaHostExec, EverySweepKernelMatchesTheInterpreterThroughBothEntries) {
+  const DType t = GetParam();
+  for (int arity = 1; arity <= 3; ++arity) {
+    for (bool small : {false, true}) {
+      if (small && (arity != 2 || !is_integer(t))) continue;
+      const Shape shape = {3, 67};  // odd rows: vector tails run
+      std::vector<Tensor> outs = sweep(t, arity, {"a", "b"});
+      if (outs.empty()) continue;
+      std::map<const ir::Node*, Array> host;
+      std::uint64_t seed = 17;
+      for (const Tensor& o : outs)
+        for (const ir::NodeRef& in : o.node()->inputs())
+          if (!host.count(in.get()))  // small: the divisors, exponents and shift counts (x1)
+            host[in.get()] = make_values(in->type().dtype, 3 * 67, seed++, small && in->var_name() == "x1").reshape(shape);
+      check(outs, host, "sweep_" + std::string(dtype_name(t)) + "_" + std::to_string(arity) + (small ? "s" : ""), t);
+    }
+  }
+}
+
+// Fused chains (f16/bf16 rounded after every op, not only at the store),
+// broadcasting in every position, ranks 0..4, through both entries.
+TEST(CudaHostExecFused, FusedBroadcastingKernelsMatchTheInterpreter) {
+  // sizes of the dims named by their position from the right
+  const std::map<std::string, std::int64_t> size = {{"p", 5}, {"q", 3}, {"r", 2}, {"s", 2}};
+  const std::vector<std::vector<DimSpec>> shapes = {
+      {}, {"p"}, {"q", 1}, {1, "p"}, {"r", "q", "p"}, {1, "q", 1}, {"s", "r", "q", "p"}, {"s", 1, "q", 1}, {1, 1, 1, "p"}};
+  for (DType t : {DType::F16, DType::BF16, DType::F32, DType::F64, DType::I8, DType::I32, DType::U8}) {
+    std::vector<Tensor> vs;
+    std::map<const ir::Node*, Array> host;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      vs.push_back(tensor("v" + std::to_string(i), t, shapes[i]));
+      Shape sh;
+      for (const DimSpec& d : shapes[i]) sh.push_back(d.name.empty() ? d.size : size.at(d.name));
+      std::int64_t n = 1;
+      for (std::int64_t x : sh) n *= x;
+      host[vs.back().node().get()] = make_values(t, n, 40 + i, false).reshape(sh);
+    }
+    std::vector<Tensor> exact, libm;
+    for (std::size_t i = 0; i < vs.size(); ++i)
+      for (std::size_t j = i; j < vs.size(); ++j) {
+        exact.push_back(maximum(vs[i], vs[j]) * vs[i] + vs[j]);
+        if (is_float(t)) libm.push_back(where(vs[i] > vs[j], exp(vs[i]) * vs[j] - vs[i], vs[j] / 3 + vs[i]));
+      }
+    const OpCode exact_op = OpCode::Add, libm_op = OpCode::Exp;
+    check(exact, host, "fused_exact_" + std::string(dtype_name(t)), t, &exact_op);
+    if (!libm.empty()) check(libm, host, "fused_libm_" + std::string(dtype_name(t)), t, &libm_op);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDTypes, CudaHostExec, ::testing::ValuesIn(kAllDTypes),
+                         [](const ::testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
+
+}  // namespace
