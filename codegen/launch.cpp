@@ -1,6 +1,6 @@
 #include "codegen/launch.hpp"
 
-#include <emmintrin.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,23 +25,41 @@ constexpr std::int64_t kParallelWork = std::int64_t{1} << 20;
 std::atomic<std::size_t> g_streamed{0};
 
 constexpr std::int64_t kStreamBytes = std::int64_t{8} << 20;
-// An elementwise kernel streams through pieces of this size (in L1); a
-// reduction kernel whose rows are written whole (softmax) through a row of
-// at most kStreamRow bytes (in L2).
-constexpr std::size_t kStreamChunk = 16 << 10;
-constexpr std::size_t kStreamRow = 64 << 10;
+// A streamed kernel computes pieces of this size into a per-thread buffer
+// and copies each out before computing the next: small pieces, so that the
+// streamed lines drain from the write-combining buffers while the next piece
+// is computed (16 KiB pieces serialised the two: W1 ran 1.6x slower).
+constexpr std::size_t kStreamChunk = 1 << 10;
+// Only kernels cheaper than one libm call per element stream: in a kernel
+// that computes exp or tanh, ordinary stores overlap with the computation,
+// and streaming through the buffer measured slower (W1 7.3 vs 5.9 ms at one
+// thread; a row softmax through a row buffer 13 vs 11 ms), while x * 2 + 1
+// gained (4.0 vs 4.9 ms at two threads).
+constexpr std::int64_t kStreamMaxCost = 16;
 
-// Copies n bytes with non-temporal 16-byte stores where dst is aligned.
+// Copies n bytes with non-temporal stores where dst is aligned: 64-byte
+// stores (one whole cache line each) when the CPU has AVX-512, else 16-byte
+// ones.
+__attribute__((target("avx512f"))) void stream_lines_avx512(std::byte* dst, const std::byte* src, std::size_t n) {
+  for (std::size_t i = 0; i < n; i += 64)
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_loadu_si512(src + i));
+}
+
 void stream_copy(std::byte* dst, const std::byte* src, std::size_t n) {
-  const std::size_t head = std::min(n, (16 - reinterpret_cast<std::uintptr_t>(dst) % 16) % 16);
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  const std::size_t head = std::min(n, (64 - reinterpret_cast<std::uintptr_t>(dst) % 64) % 64);
   std::memcpy(dst, src, head);
   std::size_t i = head;
-  for (; i + 64 <= n; i += 64)
-    for (std::size_t q = 0; q < 64; q += 16)
-      _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i + q),
-                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + q)));
-  for (; i + 16 <= n; i += 16)
-    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+  const std::size_t lines = (n - i) / 64 * 64;
+  if (avx512) {
+    stream_lines_avx512(dst + i, src + i, lines);
+    i += lines;
+  } else {
+    for (; i + 64 <= n; i += 64)
+      for (std::size_t q = 0; q < 64; q += 16)
+        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i + q),
+                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + q)));
+  }
   std::memcpy(dst + i, src + i, n - i);
 }
 
@@ -59,7 +77,7 @@ bool contiguous_output(const KernelArgs& a) {
 
 // The per-thread buffer a streamed kernel writes before the copy out.
 std::byte* stream_buffer() {
-  alignas(64) static thread_local std::byte buf[kStreamRow];
+  alignas(64) static thread_local std::byte buf[kStreamChunk];
   return buf;
 }
 
@@ -94,26 +112,6 @@ void run_streaming(const Kernel& k, KilnKernelFn fn, const KernelArgs& a, std::i
   _mm_sfence();  // the streamed lines are visible before the caller reads them
 }
 
-// Runs rows [begin, end) of a reduction kernel that writes whole rows over
-// its iteration space (softmax): each row into the per-thread buffer (where
-// the kernel's later passes revisit it in cache), then streamed out.
-void run_streaming_rows(const Kernel& k, KilnKernelFn fn, const KernelArgs& a, std::int64_t begin, std::int64_t end) {
-  std::byte* row_buf = stream_buffer();
-  const std::size_t in = a.space.size() - 1;
-  const auto es = static_cast<std::int64_t>(dtype_size(k.output().dtype));
-  const std::int64_t inner = a.space[in];
-  Shape out_strides(a.space.size(), 0);
-  out_strides[in] = 1;
-  std::vector<KilnBuffer> part = a.bufs;
-  part.back() = {row_buf, a.space.data(), out_strides.data()};
-  auto* out = static_cast<std::byte*>(a.bufs.back().data);
-  for (std::int64_t row = begin; row < end; ++row) {
-    fn(part.data(), row, row + 1);
-    stream_copy(out + row * inner * es, row_buf, static_cast<std::size_t>(inner * es));
-  }
-  _mm_sfence();
-}
-
 }  // namespace
 
 std::size_t streamed_launches() { return g_streamed.load(); }
@@ -135,25 +133,12 @@ void launch_kernel(const Kernel& k, KilnKernelFn fn, KernelArgs& a) {
   const std::int64_t rows = a.rows;
   const std::size_t r = a.space.size();
   const std::int64_t elems = a.elements();
-  if (r > 0 && a.splittable_row && elems * static_cast<std::int64_t>(dtype_size(k.output().dtype)) >= kStreamBytes &&
+  if (r > 0 && a.splittable_row && kernel_cost(k) < kStreamMaxCost && elems * static_cast<std::int64_t>(dtype_size(k.output().dtype)) >= kStreamBytes &&
       contiguous_output(a)) {
     g_streamed.fetch_add(1, std::memory_order_relaxed);
     const bool threads = elems * kernel_cost(k) >= kParallelWork;
     detail::parallel_for(threads ? 64 : 1, [&](int t, int nt) {
       run_streaming(k, fn, a, elems * t / nt, elems * (t + 1) / nt);
-    });
-    return;
-  }
-  // A reduction over the innermost dim writing every element of its space
-  // (row softmax): whole rows through the per-thread buffer.
-  if (r > 0 && k.has_reduction() && k.inner_reduced() && rows >= 1 &&
-      elems * static_cast<std::int64_t>(dtype_size(k.output().dtype)) >= kStreamBytes &&
-      a.space[r - 1] * static_cast<std::int64_t>(dtype_size(k.output().dtype)) <= static_cast<std::int64_t>(kStreamRow) &&
-      contiguous_output(a)) {
-    g_streamed.fetch_add(1, std::memory_order_relaxed);
-    const bool threads = rows >= 2 && elems * kernel_cost(k) >= kParallelWork;
-    detail::parallel_for(threads ? static_cast<int>(std::min<std::int64_t>(rows, 64)) : 1, [&](int t, int nt) {
-      run_streaming_rows(k, fn, a, rows * t / nt, rows * (t + 1) / nt);
     });
     return;
   }

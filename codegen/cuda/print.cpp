@@ -319,6 +319,12 @@ std::string print_cuda_kernel_body(const Kernel& k, const std::string& name) {
   if (k.rank > KILN_CUDA_MAX_RANK)
     throw Error("CUDA backend: kernel " + name + " has rank " + std::to_string(k.rank) + ", above the " +
                 std::to_string(KILN_CUDA_MAX_RANK) + " the launch ABI holds");
+  if (k.has_reduction())
+    throw Error("CUDA backend: kernel " + name +
+                " has reductions; the CUDA printer handles elementwise kernels only so far");
+  for (const KernelOperand& o : k.operands)
+    if (!o.axes.empty())
+      throw Error("CUDA backend: kernel " + name + " maps an operand's dims onto its space (a reduction kernel)");
   // 4 KiB of parameters (the portable limit) at 72 bytes an operand.
   if (k.operands.size() > 48)
     throw Error("CUDA backend: kernel " + name + " has " + std::to_string(k.operands.size()) +
@@ -338,6 +344,7 @@ std::string print_cuda_kernel_body(const Kernel& k, const std::string& name) {
     std::string v;
     switch (e.kind) {
       case KernelExpr::Kind::Load: v = "a" + std::to_string(e.operand); break;
+      case KernelExpr::Kind::Reduce: KILN_UNREACHABLE("a reduction in an elementwise CUDA kernel");
       case KernelExpr::Kind::Const: v = is_float(e.dtype) ? float_literal(e.dtype, e.fvalue) : int_literal(e.dtype, e.ivalue); break;
       case KernelExpr::Kind::Op: {
         args.clear();
