@@ -13,8 +13,9 @@
 // are folded into the kernels that read them. f32/f64 matmuls
 // are BLAS steps; shape ops that can be a strided view of their input
 // (transpose, expand_dims, squeeze, broadcasts, slice, flip, reshape) are view
-// steps. Everything else (leaves, argmax/argmin, integer matmul, indexing) is
-// a host step, run by the interpreter's ir::eval_node.
+// steps. Everything else (leaves, reductions over no axes or of 0-d values,
+// integer matmul, indexing) is a host step, run by the interpreter's
+// ir::eval_node.
 #pragma once
 
 #include <string>
