@@ -133,16 +133,17 @@ void launch_kernel(const Kernel& k, KilnKernelFn fn, KernelArgs& a) {
   const std::int64_t rows = a.rows;
   const std::size_t r = a.space.size();
   const std::int64_t elems = a.elements();
-  if (r > 0 && a.splittable_row && kernel_cost(k) < kStreamMaxCost && elems * static_cast<std::int64_t>(dtype_size(k.output().dtype)) >= kStreamBytes &&
-      contiguous_output(a)) {
+  const std::int64_t cost = kernel_cost(k);
+  const bool threads = r > 0 && elems * cost >= kParallelWork;
+  if (r > 0 && a.splittable_row && cost < kStreamMaxCost &&
+      elems * static_cast<std::int64_t>(dtype_size(k.output().dtype)) >= kStreamBytes && contiguous_output(a)) {
     g_streamed.fetch_add(1, std::memory_order_relaxed);
-    const bool threads = elems * kernel_cost(k) >= kParallelWork;
     detail::parallel_for(threads ? 64 : 1, [&](int t, int nt) {
       run_streaming(k, fn, a, elems * t / nt, elems * (t + 1) / nt);
     });
     return;
   }
-  if (r == 0 || a.elements() * kernel_cost(k) < kParallelWork) {
+  if (!threads) {
     fn(a.bufs.data(), 0, rows);
   } else if (rows >= 2) {
     detail::parallel_for(static_cast<int>(std::min<std::int64_t>(rows, 64)), [&](int t, int nt) {

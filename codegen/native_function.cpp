@@ -15,12 +15,6 @@ namespace kiln::codegen {
 
 namespace {
 std::atomic<std::size_t> g_in_place{0};
-
-bool has_reduction(const Cluster& c) {
-  for (const ir::Node* n : c.nodes)
-    if (ir::op_info(n->op()).category == ir::OpCategory::Reduce) return true;
-  return false;
-}
 }  // namespace
 
 std::size_t NativeFunction::in_place_writes() { return g_in_place.load(); }
@@ -62,8 +56,7 @@ void NativeFunction::lower(const std::vector<ir::NodeRef>& params) {
     const ir::Node* n = st.node;
     if (st.kind == Step::Kind::Host && (n->op() == ir::OpCode::Input || n->op() == ir::OpCode::Shared)) {
       if (!slot.count(n))  // not a parameter: the graph reads a variable the call does not bind
-        ir::interp::fail(*n, std::string(n->op() == ir::OpCode::Shared ? "shared variable" : "input") + " '" +
-                                 n->var_name() + "' is not bound");
+        ir::interp::fail_unbound(*n);
       continue;
     }
     if (st.kind == Step::Kind::Host && ir::op_info(n->op()).category == ir::OpCategory::Leaf) {
@@ -81,7 +74,7 @@ void NativeFunction::lower(const std::vector<ir::NodeRef>& params) {
         ins.in.push_back(slot_of(c.inputs[k]));
         const KernelOperand& o = c.kernel.operands[k];
         const bool elementwise_read = std::none_of(o.broadcast.begin(), o.broadcast.end(), [](bool b) { return b; });
-        if (!has_reduction(c) && o.dtype == c.root->dtype() && c.inputs[k]->rank() == c.root->rank() &&
+        if (!c.kernel.has_reduction() && o.dtype == c.root->dtype() && c.inputs[k]->rank() == c.root->rank() &&
             elementwise_read)
           ins.in_place.push_back(static_cast<int>(k));
       }
@@ -156,8 +149,7 @@ std::vector<Array> NativeFunction::run(const ir::Bindings& bindings) const {
   for (const ir::NodeRef& p : params_) {
     auto it = bindings.find(p.get());
     if (it == bindings.end())
-      ir::interp::fail(*p, std::string(p->op() == ir::OpCode::Shared ? "shared variable" : "input") + " '" +
-                               p->var_name() + "' is not bound");
+      ir::interp::fail_unbound(*p);
     params.push_back(it->second);
   }
   return run(params);

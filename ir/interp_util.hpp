@@ -129,6 +129,8 @@ std::string shape_string(const Shape& s);
 
 // A user error at the node: "file:line: error: <op>: <what>".
 [[noreturn]] void fail(const Node& node, const std::string& what);
+// The error for an input or shared variable with no value bound to it.
+[[noreturn]] void fail_unbound(const Node& var);
 
 // Scalar special functions of the interpreter (ir/interp_elementwise.cpp),
 // exported so that compiled backends call the very same code per element.

@@ -13,12 +13,16 @@ namespace kiln::ir {
 
 namespace interp {
 
+void fail_unbound(const Node& var) {
+  fail(var, std::string(var.op() == OpCode::Shared ? "shared variable" : "input") + " '" + var.var_name() +
+                "' is not bound");
+}
+
 Array eval_leaf(const Node& node) {
   const Attrs& at = node.attrs();
   switch (node.op()) {
     case OpCode::Input: case OpCode::Shared:
-      fail(node, std::string(node.op() == OpCode::Shared ? "shared variable" : "input") + " '" + node.var_name() +
-                     "' is not bound");
+      fail_unbound(node);
     case OpCode::Constant:
       return materialize(view_of(at.get_array("value")));
     case OpCode::Fill:
@@ -125,8 +129,7 @@ std::vector<Array> interpret(const std::vector<NodeRef>& outputs, const Bindings
     if (n->op() == OpCode::Input || n->op() == OpCode::Shared) {
       auto it = bindings.find(n);
       if (it == bindings.end())
-        interp::fail(*n, std::string(n->op() == OpCode::Shared ? "shared variable" : "input") + " '" +
-                             n->var_name() + "' is not bound");
+        interp::fail_unbound(*n);
       check_binding(*n, it->second);
       values[n] = it->second;  // read in place through its strides
       continue;

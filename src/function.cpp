@@ -54,13 +54,6 @@ std::string mismatch(const ir::TensorType& t, const Array& a) {
   return "";
 }
 
-// The cheap check of a call's hot path: do the static dims fit?
-bool fits_static_dims(const ir::TensorType& t, const Array& a) {
-  for (std::int64_t i = 0; i < t.rank(); ++i)
-    if (t.dims[i].known() && t.dims[i].size != a.shape()[i]) return false;
-  return true;
-}
-
 }  // namespace
 
 namespace detail {
@@ -273,8 +266,8 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const NodeRef& in = f.inputs[i];
     if (args[i].is_null()) fail("argument " + std::to_string(i) + " ('" + in->var_name() + "') is an empty Array");
-    if (args[i].dtype() != in->dtype() || args[i].ndim() != in->rank() || !fits_static_dims(in->type(), args[i])) {
-      std::string why = mismatch(in->type(), args[i]);
+    std::string why = mismatch(in->type(), args[i]);  // builds no string when the argument fits
+    if (!why.empty()) {
       fail("argument " + std::to_string(i) + " ('" + in->var_name() + "', declared " + in->type().str() + ") got " +
            shape_of(args[i]) + ": " + why);
     }

@@ -27,6 +27,7 @@
 
 #include "codegen/cuda/print.hpp"
 #include "codegen/partition.hpp"
+#include "elementwise_sweep.hpp"
 #include "ir/node.hpp"
 #include "kiln/kiln.hpp"
 
@@ -36,8 +37,7 @@ using namespace kiln;
 using ir::OpCode;
 using namespace kiln::codegen::cuda;
 
-constexpr DType kAllDTypes[] = {DType::Bool, DType::I8, DType::I16, DType::I32, DType::I64,
-                                DType::U8,   DType::F16, DType::BF16, DType::F32, DType::F64};
+using kiln_test::kAllDTypes;
 
 // CUDA built-ins for a host compile of printed kernels.
 const char* const kHostShim = R"(
@@ -187,35 +187,7 @@ Array make_values(DType t, std::int64_t n, std::uint64_t seed, bool small) {
   return out.astype(t);
 }
 
-// Every elementwise op with `arity` inputs of dtype t, as native_test sweeps them.
-std::vector<Tensor> sweep(DType t, int arity, const std::vector<DimSpec>& dims) {
-  std::vector<Tensor> xs;
-  for (int i = 0; i < arity; ++i) xs.push_back(tensor("x" + std::to_string(i), t, dims));
-  Tensor cond = tensor("c", DType::Bool, dims);
-  std::vector<Tensor> outs;
-  for (const ir::OpInfo& info : ir::all_ops()) {
-    if (!ir::is_elementwise(info.code) || info.arity != arity) continue;
-    std::vector<ir::NodeRef> in;
-    if (info.code == OpCode::Where) in = {cond.node(), xs[0].node(), xs[1].node()};
-    else
-      for (int i = 0; i < arity; ++i) in.push_back(xs[static_cast<std::size_t>(i)].node());
-    std::vector<ir::Attrs> variants;
-    if (info.code == OpCode::Cast) {
-      for (DType to : kAllDTypes) variants.push_back(ir::Attrs{{"dtype", to}});
-    } else if (info.code == OpCode::Polygamma) {
-      for (std::int64_t n : {0, 1, 2, 3}) variants.push_back(ir::Attrs{{"n", n}});
-    } else {
-      variants.push_back(ir::Attrs{});
-    }
-    for (const ir::Attrs& a : variants) {
-      try {
-        outs.push_back(Tensor(ir::make_node(info.code, in, a, SourceLoc{})));
-      } catch (const Error&) {
-      }
-    }
-  }
-  return outs;
-}
+using kiln_test::sweep;
 
 // The input nodes by address (kept alive), to rebuild Tensors for the interpreter.
 std::map<const ir::Node*, ir::NodeRef>& host_refs() {

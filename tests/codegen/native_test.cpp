@@ -30,6 +30,7 @@
 #include "codegen/llvm/jit.hpp"
 #include "codegen/native_function.hpp"
 #include "codegen/partition.hpp"
+#include "elementwise_sweep.hpp"
 #include "ir/node.hpp"
 #include "kiln/kiln.hpp"
 
@@ -39,8 +40,7 @@ using namespace kiln;
 using ir::OpCategory;
 using ir::OpCode;
 
-constexpr DType kAllDTypes[] = {DType::Bool, DType::I8, DType::I16, DType::I32, DType::I64,
-                                DType::U8,   DType::F16, DType::BF16, DType::F32, DType::F64};
+using kiln_test::kAllDTypes;
 
 // ---- inputs ----
 
@@ -151,40 +151,8 @@ std::vector<Array> run(const std::vector<Tensor>& ins, const std::vector<Tensor>
   return function(ins, outs, o)(args);
 }
 
-// Every elementwise op of the table whose inputs are all of dtype `t`
-// (where: bool, t, t), applied to `xs`; ops rejecting t are skipped.
-struct Sweep {
-  std::vector<Tensor> outs;
-  std::vector<OpCode> ops;
-};
-
-Sweep sweep_ops(const std::vector<Tensor>& xs, const Tensor& cond, int arity) {
-  Sweep s;
-  for (const ir::OpInfo& info : ir::all_ops()) {
-    if (!ir::is_elementwise(info.code) || info.arity != arity) continue;
-    std::vector<ir::NodeRef> in;
-    if (info.code == OpCode::Where) in = {cond.node(), xs[0].node(), xs[1].node()};
-    else
-      for (int i = 0; i < arity; ++i) in.push_back(xs[static_cast<std::size_t>(i)].node());
-    std::vector<ir::Attrs> variants;
-    if (info.code == OpCode::Cast) {
-      for (DType to : kAllDTypes) variants.push_back(ir::Attrs{{"dtype", to}});
-    } else if (info.code == OpCode::Polygamma) {
-      for (std::int64_t n : {0, 1, 2, 3}) variants.push_back(ir::Attrs{{"n", n}});
-    } else {
-      variants.push_back(ir::Attrs{});
-    }
-    for (const ir::Attrs& a : variants) {
-      try {
-        s.outs.push_back(Tensor(ir::make_node(info.code, in, a, SourceLoc{})));
-        s.ops.push_back(info.code);
-      } catch (const Error&) {
-        // the op does not accept this dtype
-      }
-    }
-  }
-  return s;
-}
+using kiln_test::Sweep;
+using kiln_test::sweep_ops;
 
 // Returns the number of (op, attrs) outputs checked.
 std::size_t check_sweep(DType t, int arity, const Shape& shape, bool small) {
