@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ir/interp_util.hpp"
+#include "ir/interpreter.hpp"
 #include "ir/shape_util.hpp"
 
 namespace kiln::codegen {
@@ -34,7 +35,8 @@ void reduce_shape(const ir::Node& n, const Shape& in, Shape* out) {
 
 }  // namespace
 
-Shape cluster_output_shape(const Cluster& c, const std::vector<const Array*>& ins) {
+Shape cluster_output_shape(const Cluster& c, const std::vector<const Array*>& ins, bool* fused) {
+  *fused = true;
   // Shapes by slot (inputs, then nodes); a per-thread scratch, so a call
   // allocates nothing once warm.
   thread_local std::vector<Shape> shapes;
@@ -81,24 +83,40 @@ Shape cluster_output_shape(const Cluster& c, const std::vector<const Array*>& in
   const Kernel& k = c.kernel;
   if (!c.reductions.empty()) {
     const Shape& first_in = shapes[static_cast<std::size_t>(c.arg_slots[static_cast<std::size_t>(c.reductions[0])][0])];
-    auto mismatch = [&](const ir::Node& n, const Shape& s, const std::string& what) {
-      ir::interp::fail(n, "the native backend computes " + what + " in one kernel with the reduction over " +
-                              ir::interp::shape_string(first_in) + ", but its shape " + ir::interp::shape_string(s) +
-                              " differs along the reduced axes (run it with the interpreter backend)");
-    };
+    // Valid shapes the fused kernel cannot iterate: the caller evaluates
+    // the cluster node by node instead (evaluate_cluster).
+    auto mismatch = [&] { *fused = false; };
     for (int r : c.reductions) {
       const Shape& in = shapes[static_cast<std::size_t>(c.arg_slots[static_cast<std::size_t>(r)][0])];
       for (std::size_t d = 0; d < k.reduced.size(); ++d)
-        if (k.reduced[d] && in[d] != first_in[d]) mismatch(*c.nodes[static_cast<std::size_t>(r)], in, "this reduction");
+        if (k.reduced[d] && in[d] != first_in[d]) mismatch();
     }
     const Shape& root = shapes[ni + c.nodes.size() - 1];
     if (!c.root_kept && !c.kernel.body.back().row) {
       const std::size_t lead = k.reduced.size() - root.size();
       for (std::size_t d = lead; d < k.reduced.size(); ++d)
-        if (k.reduced[d] && root[d - lead] != first_in[d] && root[d - lead] != 1) mismatch(*c.root, root, "this value");
+        if (k.reduced[d] && root[d - lead] != first_in[d] && root[d - lead] != 1) mismatch();
     }
   }
   return shapes[ni + c.nodes.size() - 1];
+}
+
+Array evaluate_cluster(const Cluster& c, const std::vector<const Array*>& ins) {
+  std::vector<Array> values(c.nodes.size());
+  std::vector<Array> args;
+  for (std::size_t j = 0; j < c.nodes.size(); ++j) {
+    const ir::Node& n = *c.nodes[j];
+    args.clear();
+    for (std::size_t a = 0; a < n.inputs().size(); ++a) {
+      const int slot = c.arg_slots[j][a];
+      const std::size_t ni = c.inputs.size();
+      if (slot < 0) args.push_back(ir::eval_node(*n.input(a), {}));  // an inline constant
+      else if (static_cast<std::size_t>(slot) < ni) args.push_back(*ins[static_cast<std::size_t>(slot)]);
+      else args.push_back(values[static_cast<std::size_t>(slot) - ni]);
+    }
+    values[j] = ir::eval_node(n, args);
+  }
+  return values.back();
 }
 
 void bind_kernel(const Cluster& c, const std::vector<const Array*>& ins, const Array& out, KernelArgs* args) {

@@ -24,7 +24,14 @@ struct KernelArgs {
 
 // The output shape of the cluster for these inputs (operand order); a
 // kiln::Error naming the failing node when shapes do not fit.
-Shape cluster_output_shape(const Cluster& c, const std::vector<const Array*>& ins);
+// `fused` is set false when the shapes are valid but the one kernel cannot
+// iterate them (a keepdims result broadcast against operands whose size
+// along a reduced axis differs from the reduction's input, which static
+// types of unknown size cannot rule out): evaluate_cluster computes it.
+Shape cluster_output_shape(const Cluster& c, const std::vector<const Array*>& ins, bool* fused);
+
+// The cluster's value computed node by node by the interpreter.
+Array evaluate_cluster(const Cluster& c, const std::vector<const Array*>& ins);
 
 // Fills `args` to run the cluster's kernel on `ins`, writing `out` (of
 // cluster_output_shape's shape). `args` may be reused across calls.

@@ -206,18 +206,23 @@ std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
       const Cluster& c = plan_.clusters[ci];
       ptrs.clear();
       for (int s : ins.in) ptrs.push_back(&vals[static_cast<std::size_t>(s)]);
-      const Shape shape = cluster_output_shape(c, ptrs);
-      for (int k : ins.in_place) {
-        Array& v = vals[static_cast<std::size_t>(ins.in[static_cast<std::size_t>(k)])];
-        if (v.buffer().use_count() == 1 && v.buffer()->deleter && same_layout(v, shape)) {
-          out = v;  // written in place: every element is read before it is written, at the same index
-          g_in_place.fetch_add(1, std::memory_order_relaxed);
-          break;
+      bool fused = true;
+      const Shape shape = cluster_output_shape(c, ptrs, &fused);
+      if (!fused) {
+        out = evaluate_cluster(c, ptrs);  // valid shapes the one kernel cannot iterate
+      } else {
+        for (int k : ins.in_place) {
+          Array& v = vals[static_cast<std::size_t>(ins.in[static_cast<std::size_t>(k)])];
+          if (v.buffer().use_count() == 1 && v.buffer()->deleter && same_layout(v, shape)) {
+            out = v;  // written in place: every element is read before it is written, at the same index
+            g_in_place.fetch_add(1, std::memory_order_relaxed);
+            break;
+          }
         }
+        if (out.is_null()) out = scratch.take(shape, c.root->dtype());
+        bind_kernel(c, ptrs, out, &kargs);
+        launch_kernel(c.kernel, fns_[ci], kargs);
       }
-      if (out.is_null()) out = scratch.take(shape, c.root->dtype());
-      bind_kernel(c, ptrs, out, &kargs);
-      launch_kernel(c.kernel, fns_[ci], kargs);
     } else {
       args.clear();
       for (int s : ins.in) args.push_back(vals[static_cast<std::size_t>(s)]);

@@ -153,6 +153,25 @@ TEST(NativeExecutor, LargeSoftmaxesMatchTheInterpreter) {
   EXPECT_EQ(codegen::streamed_launches(), streamed) << "kernels calling exp do not stream";
 }
 
+TEST(NativeExecutor, ReductionsOverSizesTheFusedKernelCannotIterateStillRun) {
+  // Unknown sizes cannot prove at compile time that a keepdims result is
+  // broadcast against operands of the reduction's own size: with x [2, 3]
+  // and y [2, 5] (or x [2, 1]) the fused kernel cannot iterate the shapes,
+  // and the executor must compute the cluster node by node, not fail.
+  Tensor x = matrix("x", DType::F32), y = matrix("y", DType::F32);
+  const std::vector<Tensor> outs = {sum(x, Axes{1}, true) + y, max(x, Axes{1}, true) * 2 + sum(y, Axes{1}, true),
+                                    exp(x - max(x, Axes{1}, true)) / sum(exp(y), Axes{1}, true)};
+  for (const Shape& xs : {Shape{2, 3}, Shape{2, 1}, Shape{2, 5}}) {
+    Array xv = Array::randn(xs, DType::F32, 14), yv = Array::randn({2, 5}, DType::F32, 15);
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      if (i == 2 && xs[1] != 1 && xs[1] != 5) continue;  // x - max(x) and y's sum do not broadcast
+      SCOPED_TRACE("output " + std::to_string(i) + ", x " + shape_str(xs));
+      expect_close(function({x, y}, {outs[i]}, native())(xv, yv)[0],
+                   function({x, y}, {outs[i]}, interp())(xv, yv)[0], 1e-6);
+    }
+  }
+}
+
 TEST(NativeExecutor, HostBlocksAreRecycled) {
   free_cached_memory();
   const void* first;
