@@ -100,6 +100,10 @@ CudaDriver load_cuda_driver(const std::string& path) {
   bind(d, d.cuStreamCreate, "cuStreamCreate");
   bind(d, d.cuStreamSynchronize, "cuStreamSynchronize");
   bind(d, d.cuStreamDestroy, "cuStreamDestroy_v2");
+  // Optional: present only in kiln's emulator.
+  d.kilnEmuModuleLoadSource =
+      reinterpret_cast<decltype(d.kilnEmuModuleLoadSource)>(dlsym(d.handle, "kilnEmuModuleLoadSource"));
+  d.emulated = d.kilnEmuModuleLoadSource != nullptr;
   return d;
 }
 
@@ -118,6 +122,16 @@ DriverState& state() {
 }
 
 }  // namespace
+
+cu::Module cuda_load_module(const void* cubin, const std::string& source, const std::string& what) {
+  const CudaDriver& d = cuda_driver();
+  cu::Module m = nullptr;
+  if (d.emulated)
+    d.check(d.kilnEmuModuleLoadSource(&m, source.c_str()), "loading " + what + " (emulator)");
+  else
+    d.check(d.cuModuleLoadData(&m, cubin), "cuModuleLoadData of " + what);
+  return m;
+}
 
 const CudaDriver& cuda_driver() {
   DriverState& s = state();

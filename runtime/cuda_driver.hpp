@@ -78,6 +78,14 @@ struct CudaDriver {
   cu::Result (*cuStreamSynchronize)(cu::Stream s) = nullptr;
   cu::Result (*cuStreamDestroy)(cu::Stream s) = nullptr;  // _v2
 
+  // Only in kiln's CUDA emulator (tests/cuda_emu, loaded through
+  // KILN_CUDA_DRIVER): loads a module from its CUDA C++ source, which the
+  // emulator compiles for the host. Null for a real driver. When set,
+  // `emulated` is true and kernels are not compiled by NVRTC (see
+  // cuda_load_module).
+  cu::Result (*kilnEmuModuleLoadSource)(cu::Module* mod, const char* source) = nullptr;
+  bool emulated = false;
+
   // "CUDA_ERROR_OUT_OF_MEMORY (out of memory)", from the driver when it can
   // say, else the number.
   std::string error_string(cu::Result r) const;
@@ -112,6 +120,12 @@ struct CudaDeviceInfo {
   std::string arch() const { return "sm_" + std::to_string(cc_major * 10 + cc_minor); }
 };
 const CudaDeviceInfo& cuda_device(Device d, const std::string& op);
+
+// Loads a compiled kernel module on the current context: `cubin` with
+// cuModuleLoadData on a real driver; `source` (the CUDA C++ the cubin was
+// compiled from) on the emulator, where `cubin` may be null. `what` names
+// the kernel for the error. A kiln::RuntimeError on failure.
+cu::Module cuda_load_module(const void* cubin, const std::string& source, const std::string& what);
 
 // Is a usable CUDA driver with at least one device present? Never throws
 // (tests and examples use it to skip GPU work).

@@ -18,10 +18,12 @@ CudaKernel::CudaKernel(const Kernel& k, Device device) : kernel_(k), device_(dev
   const runtime::CudaDriver& d = runtime::cuda_driver();
   multiprocessors_ = info.multiprocessors;
   src_ = print_cuda_kernel(k, cuda_kernel_name(k));
-  CudaBinary bin = nvrtc_compile(src_.source, info.arch(), src_.name);
-  compile_ms_ = bin.compile_ms;
-  Module m = nullptr;
-  d.check(d.cuModuleLoadData(&m, bin.cubin.data()), "cuModuleLoadData of " + src_.name + " (" + info.arch() + ")");
+  CudaBinary bin;
+  if (!d.emulated) {  // the emulator compiles the source for the host itself
+    bin = nvrtc_compile(src_.source, info.arch(), src_.name);
+    compile_ms_ = bin.compile_ms;
+  }
+  Module m = runtime::cuda_load_module(bin.cubin.data(), src_.source, src_.name + " (" + info.arch() + ")");
   module_ = m;
   Function f = nullptr;
   d.check(d.cuModuleGetFunction(&f, m, src_.name.c_str()), "cuModuleGetFunction " + src_.name);
