@@ -24,7 +24,7 @@ NativeFunction::NativeFunction(const std::vector<ir::NodeRef>& params, const std
   std::vector<const Kernel*> kernels;
   for (const Cluster& c : plan_.clusters) kernels.push_back(&c.kernel);
   fns_ = compile_kernels(kernels);
-  lower(params);
+  prog_ = lower_plan(plan_, params);
 }
 
 NativeFunction::NativeFunction(const std::vector<ir::NodeRef>& roots)
@@ -34,78 +34,6 @@ std::vector<std::string> NativeFunction::kernel_texts() const {
   std::vector<std::string> r;
   for (const Cluster& c : plan_.clusters) r.push_back(print_kernel(c.kernel));
   return r;
-}
-
-void NativeFunction::lower(const std::vector<ir::NodeRef>& params) {
-  params_ = params;
-  std::unordered_map<const ir::Node*, int> slot;
-  for (const ir::NodeRef& p : params) slot.emplace(p.get(), static_cast<int>(slot.size()));
-  auto slot_of = [&](const ir::Node* n) {
-    auto it = slot.find(n);
-    if (it != slot.end()) return it->second;
-    const int s = static_cast<int>(slot.size());
-    slot.emplace(n, s);
-    return s;
-  };
-  std::vector<int> last_use;  // per slot: the last instruction reading it (-1: none)
-  auto use = [&](int s, int at) {
-    if (static_cast<std::size_t>(s) >= last_use.size()) last_use.resize(static_cast<std::size_t>(s) + 1, -1);
-    last_use[static_cast<std::size_t>(s)] = at;
-  };
-  for (const Step& st : plan_.steps) {
-    const ir::Node* n = st.node;
-    if (st.kind == Step::Kind::Host && (n->op() == ir::OpCode::Input || n->op() == ir::OpCode::Shared)) {
-      if (!slot.count(n))  // not a parameter: the graph reads a variable the call does not bind
-        ir::interp::fail_unbound(*n);
-      continue;
-    }
-    if (st.kind == Step::Kind::Host && ir::op_info(n->op()).category == ir::OpCategory::Leaf) {
-      constants_.push_back({slot_of(n), ir::eval_node(*n, {})});  // evaluated once
-      continue;
-    }
-    Instr ins;
-    ins.kind = st.kind;
-    ins.node = n;
-    ins.cluster = st.cluster;
-    const int at = static_cast<int>(instrs_.size());
-    if (st.kind == Step::Kind::Kernel) {
-      const Cluster& c = plan_.clusters[static_cast<std::size_t>(st.cluster)];
-      for (std::size_t k = 0; k < c.inputs.size(); ++k) {
-        ins.in.push_back(slot_of(c.inputs[k]));
-        const KernelOperand& o = c.kernel.operands[k];
-        const bool elementwise_read = std::none_of(o.broadcast.begin(), o.broadcast.end(), [](bool b) { return b; });
-        if (!c.kernel.has_reduction() && o.dtype == c.root->dtype() && c.inputs[k]->rank() == c.root->rank() &&
-            elementwise_read)
-          ins.in_place.push_back(static_cast<int>(k));
-      }
-    } else {
-      for (const ir::NodeRef& i : n->inputs()) ins.in.push_back(slot_of(i.get()));
-    }
-    for (int s : ins.in) use(s, at);
-    ins.out = slot_of(n);
-    instrs_.push_back(std::move(ins));
-  }
-  for (const ir::NodeRef& r : plan_.roots) results_.push_back(slot_of(r.get()));
-  num_slots_ = slot.size();
-  last_use.resize(num_slots_, -1);
-  // A value dies after its last reader, unless it is a result or a parameter.
-  std::vector<bool> keep(num_slots_, false);
-  for (int r : results_) keep[static_cast<std::size_t>(r)] = true;
-  for (std::size_t s = 0; s < params.size(); ++s) keep[s] = true;
-  for (auto& [s, v] : constants_) keep[static_cast<std::size_t>(s)] = true;
-  for (std::size_t s = 0; s < num_slots_; ++s)
-    if (!keep[s] && last_use[s] >= 0) instrs_[static_cast<std::size_t>(last_use[s])].release.push_back(static_cast<int>(s));
-  // In place only into an input that dies at this very step.
-  for (Instr& ins : instrs_) {
-    std::vector<int> ok;
-    for (int k : ins.in_place) {
-      const int s = ins.in[static_cast<std::size_t>(k)];
-      if (std::find(ins.release.begin(), ins.release.end(), s) != ins.release.end() &&
-          std::count(ins.in.begin(), ins.in.end(), s) == 1)
-        ok.push_back(k);
-    }
-    ins.in_place = std::move(ok);
-  }
 }
 
 namespace {
@@ -145,8 +73,8 @@ bool same_layout(const Array& a, const Shape& shape) {
 
 std::vector<Array> NativeFunction::run(const ir::Bindings& bindings) const {
   std::vector<Array> params;
-  params.reserve(params_.size());
-  for (const ir::NodeRef& p : params_) {
+  params.reserve(prog_.params.size());
+  for (const ir::NodeRef& p : prog_.params) {
     auto it = bindings.find(p.get());
     if (it == bindings.end())
       ir::interp::fail_unbound(*p);
@@ -178,7 +106,7 @@ struct CallState {
 }  // namespace
 
 std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
-  KILN_CHECK(params.size() == params_.size(), "native function called with " << params.size() << " parameters");
+  KILN_CHECK(params.size() == prog_.params.size(), "native function called with " << params.size() << " parameters");
   static thread_local CallState tls;
   CallState local;
   CallState& st = tls.busy ? local : tls;  // a nested call (none today) gets its own
@@ -191,14 +119,14 @@ std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
     }
   } done{st};
   std::vector<Array>& vals = st.vals;
-  vals.resize(num_slots_);
+  vals.resize(prog_.num_slots);
   for (std::size_t i = 0; i < params.size(); ++i) vals[i] = params[i];
-  for (const auto& [s, v] : constants_) vals[static_cast<std::size_t>(s)] = v;
+  for (const auto& [s, v] : prog_.constants) vals[static_cast<std::size_t>(s)] = v;
   CallScratch& scratch = st.scratch;
   std::vector<Array>& args = st.args;
   std::vector<const Array*>& ptrs = st.ptrs;
   KernelArgs& kargs = st.kargs;
-  for (const Instr& ins : instrs_) {
+  for (const SlotInstr& ins : prog_.instrs) {
     const ir::Node& n = *ins.node;
     Array out;
     if (ins.kind == Step::Kind::Kernel) {
@@ -248,10 +176,10 @@ std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
   // buffer, nor two results sharing one.
   std::vector<const Buffer*> borrowed;
   for (std::size_t i = 0; i < params.size(); ++i) borrowed.push_back(params[i].buffer().get());
-  for (const auto& [s, v] : constants_) borrowed.push_back(v.buffer().get());
+  for (const auto& [s, v] : prog_.constants) borrowed.push_back(v.buffer().get());
   std::vector<Array> results;
-  results.reserve(results_.size());
-  for (int r : results_) {
+  results.reserve(prog_.results.size());
+  for (int r : prog_.results) {
     Array v = vals[static_cast<std::size_t>(r)];
     const Buffer* b = v.buffer().get();
     bool shared = std::find(borrowed.begin(), borrowed.end(), b) != borrowed.end();

@@ -24,6 +24,7 @@
 
 #include "codegen/kernel_cache.hpp"
 #include "codegen/partition.hpp"
+#include "codegen/slot_program.hpp"
 #include "ir/interpreter.hpp"
 
 namespace kiln::codegen {
@@ -53,27 +54,9 @@ class NativeFunction {
   static std::size_t in_place_writes();
 
  private:
-  struct Instr {
-    Step::Kind kind = Step::Kind::Host;
-    const ir::Node* node = nullptr;
-    int cluster = -1;
-    std::vector<int> in;       // slots read (kernel: operand order)
-    int out = -1;              // slot written
-    std::vector<int> release;  // slots that die after this step
-    // Kernel: inputs that may take the output in place (same dtype and
-    // static shape, read element for element), in operand order.
-    std::vector<int> in_place;
-  };
-
-  void lower(const std::vector<ir::NodeRef>& params);
-
   Plan plan_;
   std::vector<KilnKernelFn> fns_;  // per cluster
-  std::vector<ir::NodeRef> params_;
-  std::size_t num_slots_ = 0;
-  std::vector<std::pair<int, Array>> constants_;  // slot, value
-  std::vector<Instr> instrs_;
-  std::vector<int> results_;  // slot of each root
+  SlotProgram prog_;
 };
 
 }  // namespace kiln::codegen

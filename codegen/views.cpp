@@ -68,9 +68,15 @@ Array eval_view(const ir::Node& node, const std::vector<Array>& in) {
     case ir::OpCode::BroadcastTo: case ir::OpCode::BroadcastLike: {
       const Shape target = node.op() == ir::OpCode::BroadcastTo ? at.get_ints("shape") : in[1].shape();
       // The interpreter's rule and message; its byte strides are 0 or x's.
-      const ir::interp::View v =
-          ir::interp::broadcast_view(node, ir::interp::view_of(x), node.input(0)->type().dims, target, "cannot broadcast");
+      // Metadata only (x may live on a device): no data pointer is read.
       const i64 es = static_cast<i64>(dtype_size(x.dtype()));
+      ir::interp::View xv;
+      xv.dtype = x.dtype();
+      xv.shape = x.shape();
+      for (i64 st : x.strides()) xv.strides.push_back(st * es);
+      xv.base = nullptr;
+      const ir::interp::View v =
+          ir::interp::broadcast_view(node, xv, node.input(0)->type().dims, target, "cannot broadcast");
       shape = v.shape;
       strides.assign(v.strides.size(), 0);
       for (std::size_t i = 0; i < v.strides.size(); ++i) strides[i] = v.strides[i] / es;

@@ -669,8 +669,38 @@ std::vector<std::int64_t> Array::to_int64s() const {
 // ---------------------------------------------------------------------------
 // Copies, conversion, reshaping
 
+namespace {
+// The elements [lo, hi) (in elements from the buffer's start) that a view
+// of `shape`/`strides` at `offset` can touch; empty for a zero-size view.
+std::pair<std::int64_t, std::int64_t> view_extent(const Shape& shape, const Shape& strides, std::int64_t offset) {
+  std::int64_t lo = offset, hi = offset + 1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0) return {offset, offset};
+    const std::int64_t span = (shape[i] - 1) * strides[i];
+    (span < 0 ? lo : hi) += span;
+  }
+  return {lo, hi};
+}
+}  // namespace
+
 Array Array::copy() const {
   if (!buffer_) throw Error("Array::copy: null array");
+  if (device().is_cuda()) {
+    if (is_contiguous()) {  // one device-to-device copy
+      Array out = empty(shape_, dtype_, device());
+      const std::size_t bytes = static_cast<std::size_t>(size()) * dtype_size(dtype_);
+      const runtime::CudaDriver& d = runtime::cuda_driver();
+      runtime::cuda_device(device(), "Array::copy");
+      if (bytes)
+        d.check(d.cuMemcpyDtoD(reinterpret_cast<std::uintptr_t>(out.buffer_->data),
+                               reinterpret_cast<std::uintptr_t>(buffer_->data) +
+                                   static_cast<std::uintptr_t>(offset_) * dtype_size(dtype_),
+                               bytes),
+                "Array::copy: cuMemcpyDtoD");
+      return out;
+    }
+    return to(Device::cpu()).to(device());  // strided: through the host (the executor copies with a kernel)
+  }
   Array out = empty(shape_, dtype_, device());
   convert_into(*this, out);
   return out;
@@ -683,6 +713,7 @@ Array Array::contiguous() const {
 
 Array Array::astype(DType t) const {
   if (!buffer_) throw Error("Array::astype: null array");
+  if (device().is_cuda()) return to(Device::cpu()).astype(t).to(device());  // through the host
   Array out = empty(shape_, t, device());
   convert_into(*this, out);
   return out;
@@ -705,13 +736,20 @@ Array Array::to(Device target) const {
   }
   // device → host
   runtime::cuda_device(device(), "Array::to");
-  if (!is_contiguous())
-    throw Error("Array::to: copying a non-contiguous array from " + device().str() +
-                " to the host is not implemented yet; make it contiguous on the device first");
-  Array out = empty(shape_, dtype_);
   const runtime::CudaDriver& d = runtime::cuda_driver();
-  const std::uintptr_t src = reinterpret_cast<std::uintptr_t>(buffer_->data) +
-                             static_cast<std::uintptr_t>(offset_) * dtype_size(dtype_);
+  const std::size_t esize = dtype_size(dtype_);
+  if (!is_contiguous()) {  // the span the view touches, then a host copy of the view over it
+    const auto [lo, hi] = view_extent(shape_, strides_, offset_);
+    if (lo == hi) return empty(shape_, dtype_);
+    Array span = empty({hi - lo}, dtype_);
+    d.check(d.cuMemcpyDtoH(span.raw_data(), reinterpret_cast<std::uintptr_t>(buffer_->data) +
+                                                static_cast<std::uintptr_t>(lo) * esize,
+                           static_cast<std::size_t>(hi - lo) * esize),
+            "Array::to: cuMemcpyDtoH");
+    return view(span.buffer_, shape_, dtype_, strides_, offset_ - lo).copy();
+  }
+  Array out = empty(shape_, dtype_);
+  const std::uintptr_t src = reinterpret_cast<std::uintptr_t>(buffer_->data) + static_cast<std::uintptr_t>(offset_) * esize;
   if (bytes) d.check(d.cuMemcpyDtoH(out.raw_data(), src, bytes), "Array::to: cuMemcpyDtoH");
   return out;
 }

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "codegen/cuda/cuda_function.hpp"
 #include "codegen/native_function.hpp"
 #include "ir/graph.hpp"
 #include "ir/interpreter.hpp"
@@ -68,7 +69,6 @@ std::shared_ptr<SharedState> shared_state(std::int64_t id) {
 Tensor shared(const Array& value, const std::string& name, Loc loc) {
   SourceLoc l = loc_of(loc);
   if (value.is_null()) ir::user_error(l, "shared", "the initial value is an empty Array");
-  if (!value.device().is_cpu()) ir::user_error(l, "shared", "device arrays are not supported yet; pass a host array");
   static const bool hooked = (ir::set_shared_release_hook(&release_shared), true);
   (void)hooked;
   std::vector<ir::Dim> dims(value.shape().begin(), value.shape().end());
@@ -99,7 +99,7 @@ std::shared_ptr<SharedState> state_of(const Tensor& t, const SourceLoc& l, std::
 Array Tensor::get_value() const {
   auto s = state_of(*this, SourceLoc(), "get_value");
   std::lock_guard<std::mutex> lock(s->mu);
-  return s->value.copy();
+  return s->value.device().is_cpu() ? s->value.copy() : s->value.to(Device::cpu());  // always a host copy
 }
 
 void Tensor::set_value(const Array& value, Loc loc) const {
@@ -124,7 +124,9 @@ struct Function::Impl {
   std::vector<std::pair<NodeRef, std::shared_ptr<SharedState>>> shared;  // every shared variable read or written
   std::vector<std::shared_ptr<SharedState>> update_states;                // per update
   Backend backend = Backend::Interpreter;
-  std::shared_ptr<const codegen::NativeFunction> native;  // Backend::Native: the compiled plan
+  std::shared_ptr<const codegen::NativeFunction> native;  // Backend::Native on the CPU: the compiled plan
+  std::shared_ptr<const codegen::cuda::CudaFunction> cuda;  // Backend::Native on a CUDA device
+  Device device = Device::cpu();
   SourceLoc loc;
 };
 
@@ -134,14 +136,16 @@ Function function(const std::vector<Tensor>& inputs, const std::vector<Tensor>& 
   auto impl = std::make_shared<Function::Impl>();
   impl->loc = l;
   impl->backend = options.backend;
+  impl->device = options.device;
   if (!options.device.is_cpu()) {
+    if (options.backend == Backend::Interpreter)
+      ir::user_error(l, "function", "the reference interpreter runs on the CPU only; device " +
+                                        options.device.str() + " needs Backend::Native (the default)");
     try {  // the reason first: no driver, no such device
       runtime::cuda_device(options.device, "");
     } catch (const Error& e) {
       ir::user_error(l, "function", e.what());
     }
-    ir::user_error(l, "function", "device " + options.device.str() +
-                                      " is not available: the CUDA backend cannot run functions yet");
   }
 
   std::unordered_set<const Node*> seen_inputs;
@@ -227,7 +231,15 @@ Function function(const std::vector<Tensor>& inputs, const std::vector<Tensor>& 
   if (impl->backend == Backend::Native) {
     std::vector<NodeRef> params = impl->inputs;  // call order: the arguments, then the shared values
     for (auto& [var, state] : impl->shared) params.push_back(var);
-    impl->native = std::make_shared<const codegen::NativeFunction>(params, roots);
+    if (options.device.is_cpu()) {
+      impl->native = std::make_shared<const codegen::NativeFunction>(params, roots);
+    } else {
+      try {
+        impl->cuda = std::make_shared<const codegen::cuda::CudaFunction>(params, roots, options.device);
+      } catch (const Error& e) {
+        ir::user_error(l, "function", e.what());
+      }
+    }
   }
   Function f;
   f.impl_ = impl;
@@ -271,19 +283,32 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
       fail("argument " + std::to_string(i) + " ('" + in->var_name() + "', declared " + in->type().str() + ") got " +
            shape_of(args[i]) + ": " + why);
     }
-    if (!args[i].device().is_cpu())
+    if (!args[i].device().is_cpu() && args[i].device() != f.device)
       fail("argument " + std::to_string(i) + " ('" + in->var_name() + "') lives on " + args[i].device().str() +
-           "; this function runs on the CPU");
+           "; this function runs on " + f.device.str() +
+           (f.device.is_cpu() ? "" : " (host arrays are copied there; arrays on another device are not)"));
   }
   // Every output and update reads the shared values from before the call.
   std::vector<Array> results;
-  if (f.native) {
+  if (f.cuda) {
     std::vector<Array> params;
     params.reserve(args.size() + f.shared.size());
     params.insert(params.end(), args.begin(), args.end());
     for (auto& [var, state] : f.shared) {
       std::lock_guard<std::mutex> lock(state->mu);
+      // A shared variable moves to the function's device on first use and
+      // stays there: a training step then copies no weights.
+      if (state->value.device() != f.device) state->value = state->value.to(f.device);
       params.push_back(state->value);
+    }
+    results = f.cuda->run(params);
+  } else if (f.native) {
+    std::vector<Array> params;
+    params.reserve(args.size() + f.shared.size());
+    params.insert(params.end(), args.begin(), args.end());
+    for (auto& [var, state] : f.shared) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      params.push_back(state->value.device().is_cpu() ? state->value : state->value.to(Device::cpu()));
     }
     results = f.native->run(params);
   } else {
@@ -291,7 +316,7 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     for (std::size_t i = 0; i < args.size(); ++i) bind[f.inputs[i].get()] = args[i];
     for (auto& [var, state] : f.shared) {
       std::lock_guard<std::mutex> lock(state->mu);
-      bind[var.get()] = state->value;
+      bind[var.get()] = state->value.device().is_cpu() ? state->value : state->value.to(Device::cpu());
     }
     std::vector<NodeRef> roots = f.outputs;
     for (auto& [v, e] : f.updates) roots.push_back(e);

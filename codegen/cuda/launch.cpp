@@ -38,7 +38,7 @@ CudaKernel::~CudaKernel() {
   if (module_) runtime::cuda_driver().cuModuleUnload(static_cast<Module>(module_));
 }
 
-void CudaKernel::run(const std::vector<Array>& inputs, const Array& out) const {
+void CudaKernel::run(const std::vector<Array>& inputs, const Array& out, void* stream) const {
   KILN_CHECK(inputs.size() == kernel_.num_inputs(), "CudaKernel::run: " << inputs.size() << " inputs for "
                                                                          << kernel_.num_inputs());
   const runtime::CudaDriver& d = runtime::cuda_driver();
@@ -88,9 +88,10 @@ void CudaKernel::run(const std::vector<Array>& inputs, const Array& out) const {
     for (KilnCudaOperand& o : ops) params.push_back(&o);
   }
   const CudaLaunchDims dims = cuda_launch_dims(items, multiprocessors_);
-  d.check(d.cuLaunchKernel(f, dims.grid, 1, 1, dims.block, 1, 1, 0, nullptr, params.data(), nullptr),
+  d.check(d.cuLaunchKernel(f, dims.grid, 1, 1, dims.block, 1, 1, 0, static_cast<runtime::cu::Stream>(stream),
+                           params.data(), nullptr),
           "cuLaunchKernel " + src_.name);
-  d.check(d.cuCtxSynchronize(), "running " + src_.name);
+  if (!stream) d.check(d.cuCtxSynchronize(), "running " + src_.name);
 }
 
 }  // namespace kiln::codegen::cuda

@@ -32,7 +32,9 @@ class CudaKernel {
   // broadcast to `out`'s shape as the kernel's operands say (an input of
   // lower rank is left-padded), `out` of the output's dtype. Takes the
   // contiguous entry when cuda_vec_applies, else the strided one.
-  void run(const std::vector<Array>& inputs, const Array& out) const;
+  // On `stream` (a CUstream) without synchronising; with none, on the
+  // default stream, synchronised.
+  void run(const std::vector<Array>& inputs, const Array& out, void* stream = nullptr) const;
 
   const CudaKernelSource& source() const { return src_; }
   bool last_run_vectorised() const { return last_vec_; }

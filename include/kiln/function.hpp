@@ -44,6 +44,11 @@ struct FunctionOptions {
   std::vector<std::pair<Tensor, Tensor>> givens;
   // Native by default; Backend::Interpreter runs the reference interpreter.
   Backend backend = Backend::Native;
+  // Where the function runs. Device::cuda(n): its kernels are compiled for
+  // that GPU (docs/cuda.md); arguments may be host arrays (copied there) or
+  // arrays on that device; results are arrays on that device (copy them
+  // with to(Device::cpu())); shared variables move to the device on the
+  // first call and stay there (get_value() still returns a host copy).
   Device device = Device::cpu();
   // Run the rewrite pipeline (canonicalize → stabilize → cleanup → specialize) on the
   // graph before compiling. KILN_DUMP_IR=after:STAGE (or all) prints the IR.

@@ -396,9 +396,24 @@ TEST(Function, UpdateStaticShapeMismatchIsAnError) {
   EXPECT_THAT(m, HasSubstr("f64[2]"));
 }
 
-TEST(Function, CudaDeviceIsNotAvailableYet) {
+TEST(Function, CudaDeviceWithoutDriverIsAnErrorAtTheUsersLine) {
   Tensor x = vector("x");
+  try {  // a machine with a GPU (or the emulator) compiles it instead
+    Array::empty({1}, f32, Device::cuda(0));
+    GTEST_SKIP() << "a CUDA device is present";
+  } catch (const Error&) {
+  }
   std::string m = error_of([&] { function({x}, {x * 2}, {.device = Device::cuda(0)}); });
+  EXPECT_THAT(m, HasSubstr("cuda:0"));
+  EXPECT_THAT(m, HasSubstr("function_test.cpp"));
+}
+
+TEST(Function, InterpreterOnACudaDeviceIsAnError) {
+  // Checked before the driver: the same message with or without a GPU.
+  Tensor x = vector("x");
+  std::string m =
+      error_of([&] { function({x}, {x * 2}, {.backend = Backend::Interpreter, .device = Device::cuda(0)}); });
+  EXPECT_THAT(m, HasSubstr("interpreter runs on the CPU only"));
   EXPECT_THAT(m, HasSubstr("cuda:0"));
   EXPECT_THAT(m, HasSubstr("function_test.cpp"));
 }

@@ -41,6 +41,14 @@
 // tolerance classes (so an "exact" op must give the interpreter's bits, and
 // an error must be an error on both).
 //
+// A third instance, NumpyOps.MatchesNumpy/<op>_cuda, runs every case on
+// Device::cuda(0) (the CUDA executor) and compares it with the interpreter
+// the same way, with the native backend's bounds (CUDA's math functions are
+// documented within 4 ULP for these ops, like glibc's); it skips where no
+// CUDA device is present, and the CUDA emulator runs a subset of it in CI
+// (tests/CMakeLists.txt). Results come back on the device and are copied to
+// the host to compare.
+//
 // Each op and backend is one test; every failing case names
 // the op, its tag (dtype, shapes, what it checks), its table file:line and the
 // form used (function or operator, contiguous or strided arguments), with the
@@ -566,9 +574,10 @@ std::string compare(const TCase& c, std::size_t out_no, const TValue& want, cons
 // Runs one case in one form; returns "" on success or the failure message.
 // `results`, when given, receives the outputs (left empty on an error).
 std::string run_case(const TCase& c, int form, bool strided, kiln::Backend backend,
-                     std::vector<Array>* results_out = nullptr) {
+                     std::vector<Array>* results_out = nullptr, kiln::Device device = kiln::Device::cpu()) {
   kiln::FunctionOptions options;
   options.backend = backend;
+  options.device = device;
   Graph g;
   if (c.expect_error) {
     try {
@@ -599,6 +608,11 @@ std::string run_case(const TCase& c, int form, bool strided, kiln::Backend backe
   try {
     kiln::Function f = kiln::function(g.inputs, g.outs, options);
     results = f(g.args);
+    for (Array& r : results) {
+      if (r.device() != device)
+        return "an output lives on " + r.device().str() + ", the function on " + device.str();
+      r = r.to(kiln::Device::cpu());
+    }
   } catch (const std::exception& e) {
     return std::string("compiling/running threw: ") + e.what();
   }
@@ -646,7 +660,20 @@ std::string native_vs_interpreter(const TCase& c, const std::vector<Array>& nati
 struct OpsParam {
   std::string op;
   kiln::Backend backend;
+  bool cuda = false;  // Backend::Native on Device::cuda(0)
 };
+
+bool cuda_device_present() {
+  static const bool present = [] {
+    try {
+      kiln::Array::empty({1}, kiln::DType::F32, kiln::Device::cuda(0));
+      return true;
+    } catch (const kiln::Error&) {
+      return false;
+    }
+  }();
+  return present;
+}
 
 class NumpyOps : public ::testing::TestWithParam<OpsParam> {};
 
@@ -656,6 +683,9 @@ TEST_P(NumpyOps, MatchesNumpy) {
   const auto& cases = t.by_op.at(GetParam().op);
   const kiln::Backend backend = GetParam().backend;
   const bool native = backend == kiln::Backend::Native;
+  const bool cuda = GetParam().cuda;
+  if (cuda && !cuda_device_present()) GTEST_SKIP() << "no CUDA device (or emulator) here";
+  const kiln::Device device = cuda ? kiln::Device::cuda(0) : kiln::Device::cpu();
   int failed = 0;
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const TCase& c = cases[i];
@@ -667,7 +697,7 @@ TEST_P(NumpyOps, MatchesNumpy) {
         std::string how = form_name(c, form) + (strided ? " (strided input views)" : "");
         SCOPED_TRACE("case " + std::to_string(i) + ": " + c.describe() + how);
         std::vector<Array> got;
-        std::string msg = run_case(c, form, strided != 0, backend, &got);
+        std::string msg = run_case(c, form, strided != 0, backend, &got, device);
         if (!msg.empty()) {
           ++failed;
           ADD_FAILURE() << c.op << " [" << c.tag << "] (" << c.where() << ")" << how << ": " << msg;
@@ -679,7 +709,7 @@ TEST_P(NumpyOps, MatchesNumpy) {
           if (!diff.empty()) {
             ++failed;
             ADD_FAILURE() << c.op << " [" << c.tag << "] (" << c.where() << ")" << how
-                          << ": native vs interpreter: " << diff;
+                          << ": " << (cuda ? "cuda" : "native") << " vs interpreter: " << diff;
           }
         }
       }
@@ -687,20 +717,24 @@ TEST_P(NumpyOps, MatchesNumpy) {
   }
   RecordProperty("cases", static_cast<int>(cases.size()));
   EXPECT_EQ(failed, 0) << failed << " checks of " << cases.size() << " cases of '" << GetParam().op << "' failed ("
-                       << (native ? "native" : "interpreter") << " backend)";
+                       << (cuda ? "cuda" : native ? "native" : "interpreter") << " backend)";
 }
 
 std::vector<OpsParam> ops_params() {
   std::vector<OpsParam> r;
-  for (const std::string& op : table_ops())
-    for (kiln::Backend b : {kiln::Backend::Interpreter, kiln::Backend::Native}) r.push_back({op, b});
+  for (const std::string& op : table_ops()) {
+    r.push_back({op, kiln::Backend::Interpreter});
+    r.push_back({op, kiln::Backend::Native});
+  }
+  for (const std::string& op : table_ops()) r.push_back({op, kiln::Backend::Native, true});
   return r;
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, NumpyOps, ::testing::ValuesIn(ops_params()),
                          [](const ::testing::TestParamInfo<OpsParam>& info) {
-                           return info.param.op +
-                                  (info.param.backend == kiln::Backend::Native ? "_native" : "_interpreter");
+                           return info.param.op + (info.param.cuda                                  ? "_cuda"
+                                                   : info.param.backend == kiln::Backend::Native ? "_native"
+                                                                                                 : "_interpreter");
                          });
 
 TEST(NumpyOpsCoverage, EveryPublicOpHasCases) {

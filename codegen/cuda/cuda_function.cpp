@@ -1,0 +1,274 @@
+#include "codegen/cuda/cuda_function.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+
+#include "codegen/bind.hpp"
+#include "codegen/cuda/print.hpp"
+#include "codegen/views.hpp"
+#include "ir/interp_util.hpp"
+#include "ir/interpreter.hpp"
+#include "runtime/cuda_driver.hpp"
+#include "runtime/parallel.hpp"
+
+namespace kiln::codegen::cuda {
+
+namespace {
+
+using runtime::cu::Stream;
+
+// One stream per (thread, device): the calls of one thread run in order,
+// those of different threads overlap on the GPU.
+struct ThreadStreams {
+  std::map<int, Stream> streams;
+  ~ThreadStreams() {
+    if (streams.empty()) return;
+    try {
+      const runtime::CudaDriver& d = runtime::cuda_driver();
+      for (auto& [ordinal, s] : streams) d.cuStreamDestroy(s);
+    } catch (...) {  // the driver is gone at exit: nothing to give back
+    }
+  }
+};
+
+Array to_host(const Array& a) { return a.device().is_cpu() ? a : a.to(Device::cpu()); }
+
+// A copy kernel: out = in, any strides, one dtype and rank.
+Kernel copy_kernel_ir(DType t, int rank) {
+  Kernel k;
+  k.rank = rank;
+  KernelOperand o;
+  o.dtype = t;
+  o.broadcast.assign(static_cast<std::size_t>(rank), false);
+  k.operands = {o, o};
+  add_load(k, 0);
+  verify_kernel(k);
+  return k;
+}
+
+bool same_layout(const Array& a, const Shape& shape) {
+  return a.shape() == shape && a.is_contiguous() && a.offset() == 0;
+}
+
+// The values that died during one call: their buffers serve later steps of
+// the same call (in stream order) and go back to the device allocator only
+// after the stream is synchronised.
+class DeviceScratch {
+ public:
+  void bury(Array&& v) {
+    if (!v.is_null()) dead_.push_back(std::move(v));
+  }
+  Array take(const Shape& shape, DType dtype, Device device) {
+    const std::size_t bytes = static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype);
+    for (std::size_t i = dead_.size(); i-- > 0;) {
+      const std::shared_ptr<Buffer>& b = dead_[i].buffer();
+      if (b.use_count() != 1 || !b->deleter || b->bytes < bytes || b->bytes > 2 * bytes + 4096) continue;
+      std::shared_ptr<Buffer> keep = b;
+      dead_.erase(dead_.begin() + static_cast<std::ptrdiff_t>(i));
+      return Array::view(std::move(keep), shape, dtype, contiguous_strides(shape), 0);
+    }
+    return Array::empty(shape, dtype, device);
+  }
+  void clear() { dead_.clear(); }
+
+ private:
+  std::vector<Array> dead_;
+};
+
+}  // namespace
+
+void* cuda_thread_stream(Device device) {
+  static thread_local ThreadStreams tls;
+  auto it = tls.streams.find(device.ordinal());
+  if (it != tls.streams.end()) return it->second;
+  runtime::cuda_device(device, "CUDA stream");
+  const runtime::CudaDriver& d = runtime::cuda_driver();
+  Stream s = nullptr;
+  // Flags 0: a blocking stream, ordered with the legacy default stream that
+  // Array::to's synchronous copies use.
+  d.check(d.cuStreamCreate(&s, 0), "cuStreamCreate");
+  tls.streams.emplace(device.ordinal(), s);
+  return s;
+}
+
+CudaFunction::CudaFunction(const std::vector<ir::NodeRef>& params, const std::vector<ir::NodeRef>& roots,
+                           Device device)
+    : plan_(partition(roots)), device_(device) {
+  runtime::cuda_device(device, "function");  // the reason first: no driver, no such device
+  prog_ = lower_plan(plan_, params);
+  kernels_.resize(plan_.clusters.size());
+  std::vector<std::size_t> todo;
+  for (std::size_t ci = 0; ci < plan_.clusters.size(); ++ci) {
+    try {
+      print_cuda_kernel(plan_.clusters[ci].kernel, "probe");  // what the printer cannot express runs on the host
+      todo.push_back(ci);
+    } catch (const Error& e) {
+      host_reasons_.push_back("kernel " + std::to_string(ci) + ": " + e.what());
+    }
+  }
+  // NVRTC compiles (tens of ms each when cold) run in parallel; each worker
+  // makes the device's context current on its own thread.
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  std::exception_ptr error;
+  detail::parallel_for(static_cast<int>(todo.size()), [&](int, int) {
+    for (std::size_t i; (i = next.fetch_add(1)) < todo.size();) {
+      try {
+        const std::size_t ci = todo[i];
+        kernels_[ci] = std::make_unique<CudaKernel>(plan_.clusters[ci].kernel, device);
+      } catch (...) {  // parallel_for's parts must not throw: rethrown below
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (!error) error = std::current_exception();
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
+  host_matmul_.assign(prog_.instrs.size(), false);
+  for (std::size_t i = 0; i < prog_.instrs.size(); ++i) {
+    const SlotInstr& ins = prog_.instrs[i];
+    switch (ins.kind) {
+      case Step::Kind::Kernel:
+        if (kernels_[static_cast<std::size_t>(ins.cluster)]) {
+          ++counts_.kernels;
+        } else {
+          ++counts_.host;
+        }
+        break;
+      case Step::Kind::Matmul:
+        // TODO(cuBLAS): codegen/cuda/cublas.* (f16/bf16/f32/f64).
+        host_matmul_[i] = true;
+        ++counts_.host;
+        host_reasons_.push_back("matmul " + ins.node->type().str() + ": no cuBLAS path yet");
+        break;
+      case Step::Kind::View:
+        ++counts_.views;
+        break;
+      case Step::Kind::Host:
+        ++counts_.host;
+        host_reasons_.push_back(std::string(ins.node->name()) + ": no CUDA kernel for this op yet");
+        break;
+    }
+  }
+  for (const auto& [slot, v] : prog_.constants) constants_.push_back({slot, v.to(device)});
+}
+
+CudaFunction::~CudaFunction() = default;
+
+const CudaKernel& CudaFunction::copy_kernel(DType t, int rank) const {
+  std::lock_guard<std::mutex> lock(copy_mu_);
+  auto& k = copy_kernels_[{static_cast<int>(t), rank}];
+  if (!k) k = std::make_unique<CudaKernel>(copy_kernel_ir(t, rank), device_);
+  return *k;
+}
+
+std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
+  KILN_CHECK(params.size() == prog_.params.size(), "CUDA function called with " << params.size() << " parameters");
+  runtime::cuda_device(device_, "function");  // the context current on this thread
+  const runtime::CudaDriver& d = runtime::cuda_driver();
+  void* stream = cuda_thread_stream(device_);
+  auto sync = [&] { d.check(d.cuStreamSynchronize(static_cast<Stream>(stream)), "running the function on " + device_.str()); };
+
+  std::vector<Array> vals(prog_.num_slots);
+  for (std::size_t i = 0; i < params.size(); ++i) vals[i] = params[i].device() == device_ ? params[i] : params[i].to(device_);
+  for (const auto& [s, v] : constants_) vals[static_cast<std::size_t>(s)] = v;
+  DeviceScratch scratch;
+  // Whatever happens, nothing goes back to the allocator before the stream is done with it.
+  struct Drain {
+    const runtime::CudaDriver& d;
+    void* stream;
+    DeviceScratch& scratch;
+    std::vector<Array>& vals;
+    ~Drain() {
+      d.cuStreamSynchronize(static_cast<Stream>(stream));
+      vals.clear();
+      scratch.clear();
+    }
+  } drain{d, stream, scratch, vals};
+
+  // A step the device cannot do: the interpreter on host copies.
+  auto host_step = [&](auto&& compute, const std::vector<int>& in) {
+    sync();
+    std::vector<Array> host;
+    for (int s : in) host.push_back(to_host(vals[static_cast<std::size_t>(s)]));
+    return compute(host).to(device_);
+  };
+
+  std::vector<const Array*> ptrs;
+  std::vector<Array> args;
+  for (std::size_t i = 0; i < prog_.instrs.size(); ++i) {
+    const SlotInstr& ins = prog_.instrs[i];
+    const ir::Node& n = *ins.node;
+    Array out;
+    if (ins.kind == Step::Kind::Kernel) {
+      const auto ci = static_cast<std::size_t>(ins.cluster);
+      const Cluster& c = plan_.clusters[ci];
+      ptrs.clear();
+      for (int s : ins.in) ptrs.push_back(&vals[static_cast<std::size_t>(s)]);
+      bool fused = true;
+      const Shape shape = cluster_output_shape(c, ptrs, &fused);
+      if (!fused || !kernels_[ci]) {
+        out = host_step(
+            [&](const std::vector<Array>& host) {
+              std::vector<const Array*> hp;
+              for (const Array& h : host) hp.push_back(&h);
+              return evaluate_cluster(c, hp);
+            },
+            ins.in);
+      } else {
+        for (int k : ins.in_place) {
+          Array& v = vals[static_cast<std::size_t>(ins.in[static_cast<std::size_t>(k)])];
+          if (v.buffer().use_count() == 1 && v.buffer()->deleter && same_layout(v, shape)) {
+            out = v;  // in place: each element is read before it is written, by the same thread
+            break;
+          }
+        }
+        if (out.is_null()) out = scratch.take(shape, c.root->dtype(), device_);
+        args.clear();
+        for (int s : ins.in) args.push_back(vals[static_cast<std::size_t>(s)]);
+        kernels_[ci]->run(args, out, stream);
+        args.clear();
+      }
+    } else if (ins.kind == Step::Kind::View) {
+      args.clear();
+      for (int s : ins.in) args.push_back(vals[static_cast<std::size_t>(s)]);
+      try {
+        out = eval_view(n, args);  // metadata only, for every view step
+      } catch (const Error&) {
+        // A shape op that must copy (reshape of a strided value) reads the
+        // data: the interpreter on the host (which also raises a genuine
+        // shape error again, with its message).
+        out = host_step([&](const std::vector<Array>& host) { return ir::eval_node(n, host); }, ins.in);
+      }
+      args.clear();
+    } else {
+      out = host_step([&](const std::vector<Array>& host) { return ir::eval_node(n, host); }, ins.in);
+    }
+    vals[static_cast<std::size_t>(ins.out)] = std::move(out);
+    for (int s : ins.release) scratch.bury(std::move(vals[static_cast<std::size_t>(s)]));
+  }
+
+  // Fresh C-contiguous results: never a view of a parameter's or constant's
+  // buffer, nor two results sharing one.
+  std::vector<const Buffer*> borrowed;
+  for (std::size_t i = 0; i < params.size(); ++i) borrowed.push_back(vals[i].buffer().get());
+  for (const auto& [s, v] : constants_) borrowed.push_back(v.buffer().get());
+  std::vector<Array> results;
+  results.reserve(prog_.results.size());
+  for (int r : prog_.results) {
+    Array v = vals[static_cast<std::size_t>(r)];
+    const Buffer* b = v.buffer().get();
+    bool shared = std::find(borrowed.begin(), borrowed.end(), b) != borrowed.end();
+    for (const Array& prev : results) shared = shared || prev.buffer().get() == b;
+    if (!v.is_contiguous() || v.offset() != 0 || shared) {
+      Array fresh = Array::empty(v.shape(), v.dtype(), device_);
+      if (v.size() > 0) copy_kernel(v.dtype(), static_cast<int>(v.ndim())).run({v}, fresh, stream);
+      v = std::move(fresh);
+    }
+    results.push_back(std::move(v));
+  }
+  sync();
+  return results;
+}
+
+}  // namespace kiln::codegen::cuda
