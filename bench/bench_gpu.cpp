@@ -16,7 +16,9 @@
 //   G4 kiln_ms=… cublas_ms=… ratio=…
 //        relu(A @ B + bias), A and B 4096 x 4096 float32 on the device;
 //        cublas_ms: kiln's cublas_matmul alone (A @ B, no bias or relu) on the
-//        same device operands; ratio = kiln_ms / cublas_ms.
+//        same device operands; ratio = kiln_ms / cublas_ms. Also
+//        cublaslt_bias_relu_ms: the whole expression as one cublasLtMatmul
+//        with the RELU_BIAS epilogue (-1 when it fails).
 //   G5 kiln_ms=… cpu_ms=…
 //        500 SGD steps of the two-layer network (examples/two_layer_net.cpp;
 //        the weights are shared variables), on cuda(0) (x and y on the device
@@ -161,7 +163,14 @@ void g4() {
     Function f = function({ta, tb, tbias}, {relu(prod + tbias)}, {.device = kGpu});
     const double kiln = time_ms(10, [&] { f(A, B, bias); });
     const double cublas = time_ms(10, [&] { codegen::cuda::cublas_matmul(*prod.node(), {A, B}, nullptr); });
-    std::printf("G4 kiln_ms=%.3f cublas_ms=%.3f ratio=%.2f\n", kiln, cublas, kiln / cublas);
+    // The fused epilogue, for reference: what the executor could reach.
+    double lt = -1;
+    try {
+      lt = time_ms(10, [&] { codegen::cuda::cublaslt_matmul_bias_relu(A, B, bias, true, nullptr); });
+    } catch (const std::exception&) {
+    }
+    std::printf("G4 kiln_ms=%.3f cublas_ms=%.3f ratio=%.2f cublaslt_bias_relu_ms=%.3f\n", kiln, cublas,
+                kiln / cublas, lt);
   });
 }
 

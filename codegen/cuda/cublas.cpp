@@ -34,13 +34,14 @@ const char* known_status(int s) {
   }
 }
 
-template <class F>
-void bind(CublasApi& api, F& fn, const char* name) {
+template <class Api, class F>
+void bind(Api& api, F& fn, const char* name, const char* lib = "cuBLAS") {
   dlerror();
   void* p = dlsym(api.handle, name);
   if (!p) {
     const char* e = dlerror();
-    throw RuntimeError("cuBLAS " + api.path + " lacks " + name + (e ? std::string(" (") + e + ")" : std::string()));
+    throw RuntimeError(std::string(lib) + " " + api.path + " lacks " + name +
+                       (e ? std::string(" (") + e + ")" : std::string()));
   }
   fn = reinterpret_cast<F>(p);
 }
@@ -331,18 +332,24 @@ namespace {
 // One handle per (device, thread), destroyed when the thread ends.
 struct Handles {
   std::map<int, void*> by_device;
+  std::map<int, void*> lt_by_device;
   ~Handles() {
-    if (by_device.empty()) return;
     try {
-      const CublasApi& api = cublas_api();
-      for (auto& [dev, h] : by_device) api.destroy(h);
+      if (!by_device.empty()) {
+        const CublasApi& api = cublas_api();
+        for (auto& [dev, h] : by_device) api.destroy(h);
+      }
+      if (!lt_by_device.empty()) {
+        const CublasLtApi& lt = cublaslt_api();
+        for (auto& [dev, h] : lt_by_device) lt.destroy(h);
+      }
     } catch (...) {
     }
   }
 };
+thread_local Handles handles;
 
 void* handle_for(const CublasApi& api, int ordinal, const std::string& what) {
-  thread_local Handles handles;
   auto it = handles.by_device.find(ordinal);
   if (it != handles.by_device.end()) return it->second;
   void* h = nullptr;
@@ -361,6 +368,29 @@ void* handle_for(const CublasApi& api, int ordinal, const std::string& what) {
 
 void* device_ptr(const Array& x) {
   return x.buffer()->data + x.offset() * static_cast<i64>(dtype_size(x.dtype()));
+}
+
+// cuBLAS's data type, compute type and alpha/beta (host scalars of the scale type).
+struct TypeInfo {
+  int data = 0, compute = cublas_enum::kCompute32F, scale = cublas_enum::kR32F;
+  float one_f = 1.0f, zero_f = 0.0f;
+  double one_d = 1.0, zero_d = 0.0;
+  const void* alpha() const { return compute == cublas_enum::kCompute64F ? static_cast<const void*>(&one_d) : &one_f; }
+  const void* beta() const { return compute == cublas_enum::kCompute64F ? static_cast<const void*>(&zero_d) : &zero_f; }
+};
+TypeInfo type_info(DType t) {
+  TypeInfo ti;
+  switch (t) {
+    case DType::F16: ti.data = cublas_enum::kR16F; break;
+    case DType::BF16: ti.data = cublas_enum::kR16BF; break;
+    case DType::F32: ti.data = cublas_enum::kR32F; break;
+    default:
+      ti.data = cublas_enum::kR64F;
+      ti.compute = cublas_enum::kCompute64F;
+      ti.scale = cublas_enum::kR64F;
+      break;
+  }
+  return ti;
 }
 
 }  // namespace
@@ -420,17 +450,10 @@ Array cublas_matmul(const ir::Node& node, const std::vector<Array>& in, void* st
   if (const int st = api.set_stream(h, stream); st != 0)
     throw RuntimeError(what + ": cublasSetStream failed: " + api.error_string(st));
 
-  int dt = 0, compute = cublas_enum::kCompute32F;
-  switch (t) {
-    case DType::F16: dt = cublas_enum::kR16F; break;
-    case DType::BF16: dt = cublas_enum::kR16BF; break;
-    case DType::F32: dt = cublas_enum::kR32F; break;
-    default: dt = cublas_enum::kR64F; compute = cublas_enum::kCompute64F; break;
-  }
-  const float one_f = 1.0f, zero_f = 0.0f;
-  const double one_d = 1.0, zero_d = 0.0;
-  const void* alpha = compute == cublas_enum::kCompute64F ? static_cast<const void*>(&one_d) : &one_f;
-  const void* beta = compute == cublas_enum::kCompute64F ? static_cast<const void*>(&zero_d) : &zero_f;
+  const TypeInfo ti = type_info(t);
+  const int dt = ti.data, compute = ti.compute;
+  const void* alpha = ti.alpha();
+  const void* beta = ti.beta();
   auto I = [](i64 v) { return static_cast<int>(v); };
   be.gemm = [&](int opa, int opb, i64 m, i64 n, i64 k, const void* A, i64 lda, const void* B, i64 ldb, void* C,
                 i64 ldc) {
@@ -454,6 +477,179 @@ Array cublas_matmul(const ir::Node& node, const std::vector<Array>& in, void* st
   // The staging arrays go back to the caching allocator when they die here;
   // another stream could reuse them before this one has read them.
   if (!a_staged.is_null() || !b_staged.is_null()) d.check(d.cuStreamSynchronize(s), what + ": cuStreamSynchronize");
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// cuBLASLt
+
+CublasLtApi load_cublaslt(const std::string& path) {
+  CublasLtApi api;
+  api.path = path;
+  dlerror();
+  api.handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!api.handle) {
+    const char* e = dlerror();
+    throw RuntimeError("no cuBLASLt: " + path + " could not be loaded (" + (e ? e : "unknown reason") + ")");
+  }
+  bind(api, api.create, "cublasLtCreate", "cuBLASLt");
+  bind(api, api.destroy, "cublasLtDestroy", "cuBLASLt");
+  bind(api, api.desc_create, "cublasLtMatmulDescCreate", "cuBLASLt");
+  bind(api, api.desc_destroy, "cublasLtMatmulDescDestroy", "cuBLASLt");
+  bind(api, api.desc_set, "cublasLtMatmulDescSetAttribute", "cuBLASLt");
+  bind(api, api.layout_create, "cublasLtMatrixLayoutCreate", "cuBLASLt");
+  bind(api, api.layout_destroy, "cublasLtMatrixLayoutDestroy", "cuBLASLt");
+  bind(api, api.layout_set, "cublasLtMatrixLayoutSetAttribute", "cuBLASLt");
+  bind(api, api.matmul, "cublasLtMatmul", "cuBLASLt");
+  return api;
+}
+
+namespace {
+
+struct LtState {
+  std::once_flag once;
+  std::unique_ptr<CublasLtApi> api;
+  std::string error;
+};
+LtState& lt_state() {
+  static LtState s;
+  return s;
+}
+
+}  // namespace
+
+const CublasLtApi& cublaslt_api() {
+  LtState& s = lt_state();
+  std::call_once(s.once, [&] {
+    const char* env = std::getenv("KILN_CUBLASLT");
+    const std::vector<std::string> paths =
+        env && *env ? std::vector<std::string>{env} : std::vector<std::string>{"libcublasLt.so.13", "libcublasLt.so"};
+    std::string errors;
+    for (const std::string& p : paths) {
+      try {
+        s.api = std::make_unique<CublasLtApi>(load_cublaslt(p));
+        return;
+      } catch (const Error& e) {
+        errors += (errors.empty() ? "" : "; ") + std::string(e.what());
+      }
+    }
+    s.error = errors + (env && *env ? " (from KILN_CUBLASLT)" : "");
+  });
+  if (!s.api) throw RuntimeError(s.error);
+  return *s.api;
+}
+
+bool cublaslt_supports(const GemmPlan& p) {
+  return !p.no_work && !p.zero_fill && p.a.staging == GemmStaging::None && p.b.staging == GemmStaging::None &&
+         (p.batch == 1 || p.strided_batched);
+}
+
+LtPlan plan_lt(const GemmPlan& p) {
+  LtPlan lt;
+  lt.transa = p.b.op;
+  lt.transb = p.a.op;
+  lt.batch = p.batch;
+  const bool n_a = p.b.op == cublas_enum::kOpN, n_b = p.a.op == cublas_enum::kOpN;
+  lt.A = {n_a ? p.n : p.k, n_a ? p.k : p.n, p.b.ld, p.strided_batched ? p.stride_b : 0};
+  lt.B = {n_b ? p.k : p.m, n_b ? p.m : p.k, p.a.ld, p.strided_batched ? p.stride_a : 0};
+  lt.D = {p.n, p.m, p.ldc, p.strided_batched ? p.stride_c : 0};
+  return lt;
+}
+
+namespace {
+
+// Owns cuBLASLt descriptors.
+struct LtObjects {
+  const CublasLtApi& api;
+  void* desc = nullptr;
+  std::vector<void*> layouts;
+  explicit LtObjects(const CublasLtApi& a) : api(a) {}
+  ~LtObjects() {
+    for (void* l : layouts) api.layout_destroy(l);
+    if (desc) api.desc_destroy(desc);
+  }
+};
+
+}  // namespace
+
+Array cublaslt_matmul_bias_relu(const Array& a, const Array& b, const Array& bias, bool relu, void* stream,
+                                const OutputAllocator& alloc) {
+  if (a.is_null() || b.is_null()) throw RuntimeError("matmul (cuBLASLt): null operand");
+  const Shape& as = a.shape();
+  const Shape& bs = b.shape();
+  const DType t = a.dtype();
+  if (!cublas_supports(t)) fail(as, bs, "dtype " + std::string(dtype_name(t)) + " is not supported by cuBLASLt");
+  if (b.dtype() != t || (!bias.is_null() && bias.dtype() != t))
+    fail(as, bs, "the operands and the bias must have one dtype");
+  const Device dev = a.device();
+  if (!dev.is_cuda() || b.device() != dev || (!bias.is_null() && bias.device() != dev))
+    fail(as, bs, "operands must be on one CUDA device");
+  const GemmPlan plan = plan_gemm(as, a.strides(), bs, b.strides());
+  if (!cublaslt_supports(plan))
+    fail(as, bs, "not a layout cuBLASLt runs in one call (cublaslt_supports is false); use cublas_matmul");
+  if (!bias.is_null()) {
+    const Shape& sh = bias.shape();
+    // [n], [1, n], [1, ..., 1, n]; its elements adjacent.
+    bool ok = !sh.empty() && sh.back() == plan.n && (plan.n <= 1 || bias.strides().back() == 1);
+    for (std::size_t i = 0; i + 1 < sh.size(); ++i) ok = ok && sh[i] == 1;
+    if (!ok)
+      fail(as, bs, "the bias " + shape_str(sh) + " must be a contiguous vector of the " + std::to_string(plan.n) +
+                       " columns");
+  }
+  const runtime::CudaDeviceInfo& info = runtime::cuda_device(dev, "matmul (cuBLASLt)");
+  Array out = alloc ? alloc(plan.out_shape, t) : Array::empty(plan.out_shape, t, dev);
+  if (out.shape() != plan.out_shape || out.dtype() != t || out.device() != dev || !out.is_contiguous())
+    fail(as, bs, "the output allocator returned an array of the wrong shape, dtype, device or layout");
+
+  const std::string what = "matmul (cuBLASLt) " + shapes_str(as, bs) + " " + std::string(dtype_name(t));
+  const CublasLtApi& api = cublaslt_api();
+  auto check = [&](int st, const char* call) {
+    if (st != 0) {
+      const char* name = known_status(st);
+      throw RuntimeError(what + ": " + call + " failed: " + (name ? name : "cuBLAS status " + std::to_string(st)));
+    }
+  };
+  void*& h = handles.lt_by_device[info.ordinal];
+  if (!h) check(api.create(&h), "cublasLtCreate");
+
+  const TypeInfo ti = type_info(t);
+  const LtPlan lp = plan_lt(plan);
+  LtObjects o(api);
+  check(api.desc_create(&o.desc, ti.compute, ti.scale), "cublasLtMatmulDescCreate");
+  const std::int32_t ta = lp.transa, tb = lp.transb;
+  check(api.desc_set(o.desc, cublaslt_enum::kDescTransA, &ta, sizeof ta), "cublasLtMatmulDescSetAttribute(TRANSA)");
+  check(api.desc_set(o.desc, cublaslt_enum::kDescTransB, &tb, sizeof tb), "cublasLtMatmulDescSetAttribute(TRANSB)");
+  const std::uint32_t epi = bias.is_null() ? (relu ? cublaslt_enum::kEpilogueRelu : cublaslt_enum::kEpilogueDefault)
+                                           : (relu ? cublaslt_enum::kEpilogueReluBias : cublaslt_enum::kEpilogueBias);
+  check(api.desc_set(o.desc, cublaslt_enum::kDescEpilogue, &epi, sizeof epi),
+        "cublasLtMatmulDescSetAttribute(EPILOGUE)");
+  if (!bias.is_null()) {
+    const void* bp = device_ptr(bias);
+    check(api.desc_set(o.desc, cublaslt_enum::kDescBiasPointer, &bp, sizeof bp),
+          "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
+  }
+  auto layout = [&](const LtLayout& l) {
+    void* ly = nullptr;
+    check(api.layout_create(&ly, ti.data, static_cast<std::uint64_t>(l.rows), static_cast<std::uint64_t>(l.cols), l.ld),
+          "cublasLtMatrixLayoutCreate");
+    o.layouts.push_back(ly);
+    if (lp.batch > 1) {
+      const std::int32_t count = static_cast<std::int32_t>(lp.batch);
+      const std::int64_t stride = l.batch_stride;
+      check(api.layout_set(ly, cublaslt_enum::kLayoutBatchCount, &count, sizeof count),
+            "cublasLtMatrixLayoutSetAttribute(BATCH_COUNT)");
+      check(api.layout_set(ly, cublaslt_enum::kLayoutStridedBatchOffset, &stride, sizeof stride),
+            "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET)");
+    }
+    return ly;
+  };
+  void* la = layout(lp.A);
+  void* lb = layout(lp.B);
+  void* ld = layout(lp.D);
+  void* c = device_ptr(out);
+  check(api.matmul(h, o.desc, ti.alpha(), device_ptr(b), la, device_ptr(a), lb, ti.beta(), c, ld, c, ld, nullptr,
+                   nullptr, 0, stream),
+        "cublasLtMatmul");
   return out;
 }
 

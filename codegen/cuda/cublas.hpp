@@ -158,4 +158,71 @@ struct GemmBackend {
 void run_gemm_plan(const GemmPlan& plan, const void* a, void* a_staged, const void* b, void* b_staged, void* c,
                    std::size_t elem, const GemmBackend& backend);
 
+// ---- cuBLASLt: matmul with a fused bias and/or relu epilogue ----
+//
+// relu(a @ b + bias), a @ b + bias or relu(a @ b) in one cublasLtMatmul
+// (CUBLASLT_EPILOGUE_RELU_BIAS / BIAS / RELU), for the executor to use when
+// it finds, over one device and one float dtype T (f16, bf16, f32, f64):
+//   relu(add(matmul(A, B), bias)), add(matmul(A, B), bias) or relu(matmul(A, B))
+// where the matmul's only user is the add (or the relu) and the add's only
+// user is the relu; `bias` has shape [n] or [1, n] (n = B's last dim; a
+// [1, ..., 1, n] broadcast is fine too) and dtype T, broadcast over the
+// rows; A and B have rank >= 2 and a layout cublaslt_supports() accepts
+// (no staging; batches evenly spaced or broadcast). The bias is added in the
+// compute type (f32 for 16-bit types) before the single rounding to T, so
+// results may differ from the unfused graph's (which rounds the product
+// first) by one rounding of T; relu of NaN follows cuBLASLt (max(x, 0)).
+// The algorithm is cuBLASLt's implicit heuristic without a workspace.
+//
+// `bias` may be a null Array (no bias). Errors as cublas_matmul's.
+Array cublaslt_matmul_bias_relu(const Array& a, const Array& b, const Array& bias, bool relu, void* stream,
+                                const OutputAllocator& alloc = {});
+
+// Whether a plan can run as one cublasLtMatmul (no staged operand, at most
+// one evenly spaced batch, some work to do).
+bool cublaslt_supports(const GemmPlan& plan);
+
+// The cublasLtMatmul description of a plan (column-major, as cuBLAS sees
+// it): matrix "A" is the b-side, "B" the a-side, D (= C) is n x m with ld n.
+struct LtLayout {
+  std::int64_t rows = 0, cols = 0, ld = 0;  // cublasLtMatrixLayoutCreate's
+  std::int64_t batch_stride = 0;            // CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET
+};
+struct LtPlan {
+  int transa = cublas_enum::kOpN, transb = cublas_enum::kOpN;
+  LtLayout A, B, D;
+  std::int64_t batch = 1;  // CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT of every layout
+};
+LtPlan plan_lt(const GemmPlan& plan);
+
+struct CublasLtApi {
+  void* handle = nullptr;
+  std::string path;
+  using Status = int;
+  Status (*create)(void**) = nullptr;                                          // cublasLtCreate
+  Status (*destroy)(void*) = nullptr;                                          // cublasLtDestroy
+  Status (*desc_create)(void** desc, int compute, int scale_type) = nullptr;   // cublasLtMatmulDescCreate
+  Status (*desc_destroy)(void*) = nullptr;                                     // cublasLtMatmulDescDestroy
+  Status (*desc_set)(void*, int attr, const void* buf, std::size_t size) = nullptr;  // ...SetAttribute
+  Status (*layout_create)(void** layout, int type, std::uint64_t rows, std::uint64_t cols,
+                          std::int64_t ld) = nullptr;                          // cublasLtMatrixLayoutCreate
+  Status (*layout_destroy)(void*) = nullptr;                                   // cublasLtMatrixLayoutDestroy
+  Status (*layout_set)(void*, int attr, const void* buf, std::size_t size) = nullptr;  // ...SetAttribute
+  Status (*matmul)(void* lt, void* desc, const void* alpha, const void* A, void* Adesc, const void* B, void* Bdesc,
+                   const void* beta, const void* C, void* Cdesc, void* D, void* Ddesc, const void* algo,
+                   void* workspace, std::size_t workspace_bytes, void* stream) = nullptr;  // cublasLtMatmul
+};
+
+// Loads cuBLASLt from `path`; errors as load_cublas's ("no cuBLASLt: ...").
+CublasLtApi load_cublaslt(const std::string& path);
+// The process's: $KILN_CUBLASLT, else libcublasLt.so.13, else libcublasLt.so; once.
+const CublasLtApi& cublaslt_api();
+
+namespace cublaslt_enum {
+constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPointer = 8;  // cublasLtMatmulDescAttributes_t
+constexpr int kLayoutBatchCount = 5, kLayoutStridedBatchOffset = 6;  // cublasLtMatrixLayoutAttribute_t
+constexpr std::uint32_t kEpilogueDefault = 1, kEpilogueRelu = 2, kEpilogueBias = 4,
+                        kEpilogueReluBias = 6;  // cublasLtEpilogue_t
+}  // namespace cublaslt_enum
+
 }  // namespace kiln::codegen::cuda

@@ -309,11 +309,71 @@ Shape full_strides(const Shape& shape, i64 s0, i64 s1, int batch_kind) {
   return st;
 }
 
+// cublasLtMatmul's semantics over a plan_lt description, column-major:
+// D_i = op(A_i) op(B_i) (+ bias[row]) (relu), i < batch.
+void host_lt(const LtPlan& lp, const double* A, const double* B, double* D, const double* bias, bool relu) {
+  const i64 m = lp.D.rows, n = lp.D.cols;  // D is m x n here (cuBLAS's names)
+  const i64 k = lp.transa == E::kOpN ? lp.A.cols : lp.A.rows;
+  ASSERT_EQ(lp.transa == E::kOpN ? lp.A.rows : lp.A.cols, m);
+  ASSERT_EQ(lp.transb == E::kOpN ? lp.B.rows : lp.B.cols, k);
+  ASSERT_EQ(lp.transb == E::kOpN ? lp.B.cols : lp.B.rows, n);
+  ASSERT_GE(lp.A.ld, std::max<i64>(1, lp.A.rows));
+  ASSERT_GE(lp.B.ld, std::max<i64>(1, lp.B.rows));
+  ASSERT_GE(lp.D.ld, std::max<i64>(1, lp.D.rows));
+  for (i64 bi = 0; bi < lp.batch; ++bi)
+    for (i64 j = 0; j < n; ++j)
+      for (i64 i = 0; i < m; ++i) {
+        double s = 0;
+        for (i64 l = 0; l < k; ++l) {
+          const double* a = A + bi * lp.A.batch_stride;
+          const double* b = B + bi * lp.B.batch_stride;
+          const double x = lp.transa == E::kOpN ? a[i + l * lp.A.ld] : a[l + i * lp.A.ld];
+          const double y = lp.transb == E::kOpN ? b[l + j * lp.B.ld] : b[j + l * lp.B.ld];
+          s += x * y;
+        }
+        if (bias) s += bias[i];
+        if (relu) s = std::max(s, 0.0);
+        D[bi * lp.D.batch_stride + i + j * lp.D.ld] = s;
+      }
+}
+
+TEST(CublasPlan, LtPlanOfRowMajorAndTransposed) {
+  // [2, 3] @ [3, 4]: D^T is 4 x 2; "A" is B^T (4 x 3, ld 4), "B" is A^T (3 x 2, ld 3).
+  const LtPlan p = plan_lt(plan_gemm({2, 3}, {3, 1}, {3, 4}, {4, 1}));
+  EXPECT_EQ(p.transa, E::kOpN);
+  EXPECT_EQ(p.transb, E::kOpN);
+  EXPECT_EQ(p.A.rows, 4);
+  EXPECT_EQ(p.A.cols, 3);
+  EXPECT_EQ(p.A.ld, 4);
+  EXPECT_EQ(p.B.rows, 3);
+  EXPECT_EQ(p.B.cols, 2);
+  EXPECT_EQ(p.B.ld, 3);
+  EXPECT_EQ(p.D.rows, 4);
+  EXPECT_EQ(p.D.cols, 2);
+  EXPECT_EQ(p.D.ld, 4);
+  EXPECT_EQ(p.batch, 1);
+  // B transposed ([3, 4] with strides (1, 3)): "A" is stored 3 x 4, op T.
+  const LtPlan q = plan_lt(plan_gemm({2, 3}, {3, 1}, {3, 4}, {1, 3}));
+  EXPECT_EQ(q.transa, E::kOpT);
+  EXPECT_EQ(q.A.rows, 3);
+  EXPECT_EQ(q.A.cols, 4);
+  EXPECT_EQ(q.A.ld, 3);
+  // A batch with a broadcast operand.
+  const LtPlan r = plan_lt(plan_gemm({5, 2, 3}, {6, 3, 1}, {3, 4}, {4, 1}));
+  EXPECT_EQ(r.batch, 5);
+  EXPECT_EQ(r.B.batch_stride, 6);
+  EXPECT_EQ(r.A.batch_stride, 0);
+  EXPECT_EQ(r.D.batch_stride, 8);
+  EXPECT_FALSE(cublaslt_supports(plan_gemm({3, 2}, {-2, 1}, {2, 2}, {2, 1})));  // staged
+  EXPECT_FALSE(cublaslt_supports(plan_gemm({2, 0}, {0, 1}, {0, 4}, {4, 1})));   // k == 0
+  EXPECT_TRUE(cublaslt_supports(plan_gemm({2, 3}, {3, 1}, {3, 4}, {1, 3})));
+}
+
 TEST(CublasPlan, SweepAgainstNaiveMatmul) {
   const std::vector<std::pair<Shape, Shape>> batches = {
       {{}, {}}, {{2}, {}}, {{}, {3}}, {{2}, {2}}, {{1}, {3}}, {{2, 1}, {3}}, {{2, 1}, {1, 2}}, {{0}, {}}};
   std::mt19937 rng(1234);
-  int cases = 0, thrown = 0, batched = 0, staged = 0;
+  int cases = 0, thrown = 0, batched = 0, staged = 0, lt = 0;
   for (const auto& [ba, bb] : batches)
     for (i64 m : {0, 1, 2, 3})
       for (i64 n : {0, 1, 3})
@@ -372,12 +432,31 @@ TEST(CublasPlan, SweepAgainstNaiveMatmul) {
                 EXPECT_EQ(plan.b.staging, GemmStaging::None) << what;
               }
               if (plan.a.staging != GemmStaging::None || plan.b.staging != GemmStaging::None) ++staged;
+              // The cuBLASLt description of the same plan, with a bias and relu.
+              if (cublaslt_supports(plan)) {
+                ++lt;
+                std::vector<double> bias(static_cast<std::size_t>(plan.n));
+                for (std::size_t j = 0; j < bias.size(); ++j) bias[j] = static_cast<double>(j % 5) - 2;
+                Array d = Array::full(plan.out_shape, 99, DType::F64);
+                const bool relu = cases % 2;
+                host_lt(plan_lt(plan), static_cast<const double*>(pb), static_cast<const double*>(pa),
+                        d.data<double>(), bias.data(), relu);
+                Array want_lt = want.copy();
+                const std::vector<double> wv = want.to_doubles();
+                double* wl = want_lt.data<double>();
+                for (std::size_t i = 0; i < wv.size(); ++i) {
+                  const double v = wv[i] + bias[i % bias.size()];
+                  wl[i] = relu ? std::max(v, 0.0) : v;
+                }
+                EXPECT_TRUE(d.equals(want_lt)) << what << " (cuBLASLt)\ngot\n" << d << "\nwant\n" << want_lt;
+              }
             }
   EXPECT_GT(thrown, 0);
   EXPECT_GT(batched, 0);
   EXPECT_GT(staged, 0);
-  std::printf("[ cublas ] plan sweep: %d cases, %d rejected layouts, %d strided-batched, %d staged\n", cases, thrown,
-              batched, staged);
+  EXPECT_GT(lt, 0);
+  std::printf("[ cublas ] plan sweep: %d cases, %d rejected layouts, %d strided-batched, %d staged, %d cuBLASLt\n",
+              cases, thrown, batched, staged, lt);
 }
 
 // ---- the loader ----
@@ -406,6 +485,24 @@ TEST(CublasLoader, TheToolkitsLibraryHasEveryEntryPoint) {
   EXPECT_NE(api.gemm_strided_batched_ex, nullptr);
   EXPECT_NE(api.status_string, nullptr);
   EXPECT_NE(api.error_string(15).find("CUBLAS_STATUS_NOT_SUPPORTED"), std::string::npos) << api.error_string(15);
+}
+#endif
+
+TEST(CublasLoader, MissingLtLibraryIsAnError) {
+  try {
+    load_cublaslt("/nonexistent/libcublasLt.so.13");
+    FAIL() << "no error";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("no cuBLASLt: /nonexistent/libcublasLt.so.13 could not be loaded"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+#ifdef KILN_CUBLASLT_LIBRARY
+TEST(CublasLoader, TheToolkitsLtLibraryHasEveryEntryPoint) {
+  const CublasLtApi api = load_cublaslt(KILN_CUBLASLT_LIBRARY);
+  EXPECT_NE(api.matmul, nullptr);
 }
 #endif
 
@@ -515,6 +612,30 @@ TEST_F(CublasGpu, LayoutsAgainstTheInterpreter) {
       const Array b = strided_view({2, 6, 7}, full_strides({2, 6, 7}, b0, b1, 1), rng);
       check_on_gpu(a, b, 1e-14);
     }
+}
+
+TEST_F(CublasGpu, LtBiasReluAgainstTheInterpreter) {
+  const Device dev = Device::cuda(0);
+  for (DType t : {DType::F16, DType::BF16, DType::F32, DType::F64}) {
+    SCOPED_TRACE(std::string(dtype_name(t)));
+    const double rtol = t == DType::F16 ? 4e-3 : t == DType::BF16 ? 3e-2 : t == DType::F32 ? 2e-6 : 1e-14;
+    const Array a = Array::randn({3, 33, 17}, DType::F64, 8).astype(t), b = Array::randn({17, 40}, DType::F64, 9).astype(t);
+    const Array bias = Array::randn({40}, DType::F64, 10).astype(t);
+    std::vector<DimSpec> d3(3, DimSpec(-1)), d2(2, DimSpec(-1)), d1(1, DimSpec(-1));
+    const Tensor ta = tensor("a", t, d3), tb = tensor("b", t, d2), tbias = tensor("bias", t, d1);
+    for (int mode = 0; mode < 3; ++mode) {  // relu(a@b + bias), a@b + bias, relu(a@b)
+      const Tensor prod = matmul(ta, tb);
+      const Tensor e = mode == 0 ? relu(prod + tbias) : mode == 1 ? prod + tbias : relu(prod);
+      const Function f = function({ta, tb, tbias}, {e}, {.backend = Backend::Interpreter});
+      const Array want = f(a, b, bias)[0];
+      const Array got = cublaslt_matmul_bias_relu(a.to(dev), b.to(dev), mode == 2 ? Array() : bias.to(dev), mode != 1,
+                                                  nullptr);
+      const std::vector<double> g = got.to(Device::cpu()).to_doubles(), w = want.to_doubles();
+      ASSERT_EQ(g.size(), w.size());
+      for (std::size_t i = 0; i < g.size(); ++i)
+        EXPECT_NEAR(g[i], w[i], rtol * std::sqrt(17.0) * (1 + std::abs(w[i]))) << "mode " << mode << " element " << i;
+    }
+  }
 }
 
 TEST_F(CublasGpu, ZeroSizedContractionIsZeros) {
