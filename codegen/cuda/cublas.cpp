@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "ir/interp_util.hpp"
 #include "kiln/error.hpp"
 #include "runtime/cuda_driver.hpp"
 
@@ -411,6 +412,26 @@ Array cublas_matmul(const ir::Node& node, const std::vector<Array>& in, void* st
   if (!dev.is_cuda() || in[1].device() != dev)
     fail(as, bs, "operands must be on one CUDA device (they are on " + dev.str() + " and " +
                      in[1].device().str() + ")");
+  // The interpreter's shape checks and errors (as the CPU step gives them):
+  // a batch dim stretches only where its static type says 1.
+  if (as.size() >= 2 && bs.size() >= 2 && node.inputs().size() == 2) {
+    const std::size_t ra = as.size(), rb = bs.size();
+    if (as[ra - 1] != bs[rb - 2])
+      ir::interp::fail(node, "contracted dims differ: " + ir::interp::shape_string(as) + " @ " +
+                                 ir::interp::shape_string(bs) + " (" + std::to_string(as[ra - 1]) + " vs " +
+                                 std::to_string(bs[rb - 2]) + ")");
+    const auto& da = node.input(0)->type().dims;
+    const auto& db = node.input(1)->type().dims;
+    if (da.size() == ra && db.size() == rb) {
+      const Shape ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+      const std::vector<ir::Dim> sa(da.begin(), da.end() - 2), sb(db.begin(), db.end() - 2);
+      Shape batch;
+      std::string why;
+      if (!ir::interp::broadcast_runtime({&ab, &bb}, {&sa, &sb}, &batch, &why))
+        ir::interp::fail(node, "batch dims do not broadcast: " + ir::interp::shape_string(as) + " @ " +
+                                   ir::interp::shape_string(bs) + (why.empty() ? "" : ": " + why));
+    }
+  }
   const GemmPlan plan = plan_gemm(as, in[0].strides(), bs, in[1].strides());
 
   const runtime::CudaDeviceInfo& info = runtime::cuda_device(dev, "matmul (cuBLAS)");  // context current

@@ -10,6 +10,7 @@
 // interpreter for every dtype and several layouts.
 #include "codegen/cuda/cublas.hpp"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -555,15 +556,24 @@ TEST(Cublas, HostArraysAreAnError) {
 class CublasGpu : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!runtime::cuda_available()) GTEST_SKIP() << "no CUDA device";
-    if (!cublas_available()) GTEST_SKIP() << "no cuBLAS";
+    // Run by CublasEmulator below: not having a device is then a failure.
+    const bool required = std::getenv("KILN_CUBLAS_TEST_REQUIRE_DEVICE") != nullptr;
+    if (!runtime::cuda_available()) {
+      if (required) FAIL() << "no CUDA device";
+      GTEST_SKIP() << "no CUDA device";
+    }
+    if (!cublas_available()) {
+      if (required) FAIL() << "no cuBLAS";
+      GTEST_SKIP() << "no cuBLAS";
+    }
   }
 };
 
 // Compares cublas_matmul on `a`, `b` (host arrays, copied to the device as
 // views with the same strides over a device copy of their buffers) with the
 // interpreter.
-void check_on_gpu(const Array& a, const Array& b, double rtol) {
+// `static_ones`: the operands' size-1 dims are static (so they may broadcast).
+void check_on_gpu(const Array& a, const Array& b, double rtol, bool static_ones = false) {
   const Device dev = Device::cuda(0);
   auto to_device_view = [&](const Array& x) {
     // The whole host buffer to the device, then the same view over it.
@@ -571,7 +581,9 @@ void check_on_gpu(const Array& a, const Array& b, double rtol) {
     const Array whole = Array::view(x.buffer(), {n}, x.dtype(), {1}, 0).to(dev);
     return Array::view(whole.buffer(), x.shape(), x.dtype(), x.strides(), x.offset());
   };
-  std::vector<DimSpec> da(a.shape().size(), DimSpec(-1)), db(b.shape().size(), DimSpec(-1));
+  std::vector<DimSpec> da, db;
+  for (std::int64_t d : a.shape()) da.push_back(static_ones && d == 1 ? DimSpec(1) : DimSpec(-1));
+  for (std::int64_t d : b.shape()) db.push_back(static_ones && d == 1 ? DimSpec(1) : DimSpec(-1));
   const Tensor ta = tensor("a", a.dtype(), da), tb = tensor("b", b.dtype(), db);
   const Tensor tc = matmul(ta, tb);
   const Array got = cublas_matmul(*tc.node(), {to_device_view(a), to_device_view(b)}, nullptr);
@@ -595,7 +607,7 @@ TEST_F(CublasGpu, EveryDtypeAgainstTheInterpreter) {
     check_on_gpu(Array::randn({3, 33, 17}, DType::F64, 3).astype(t), Array::randn({17, 9}, DType::F64, 4).astype(t),
                  rtol);
     check_on_gpu(Array::randn({2, 1, 5, 7}, DType::F64, 5).astype(t),
-                 Array::randn({3, 7, 4}, DType::F64, 6).astype(t), rtol);
+                 Array::randn({3, 7, 4}, DType::F64, 6).astype(t), rtol, /*static_ones=*/true);
   }
 }
 
@@ -638,9 +650,70 @@ TEST_F(CublasGpu, LtBiasReluAgainstTheInterpreter) {
   }
 }
 
+TEST_F(CublasGpu, ShapeErrorsAreTheInterpreters) {
+  const Device dev = Device::cuda(0);
+  // A run-time 1 that is not statically 1 does not stretch.
+  const Tensor ta = tensor("a", f32, {-1, -1, -1}), tb = tensor("b", f32, {-1, -1, -1});
+  const Tensor tc = matmul(ta, tb);
+  const Array a = Array::ones({1, 2, 3}, f32).to(dev), b = Array::ones({4, 3, 2}, f32).to(dev);
+  try {
+    cublas_matmul(*tc.node(), {a, b}, nullptr);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("batch dims do not broadcast: [1, 2, 3] @ [4, 3, 2]"), std::string::npos)
+        << e.what();
+  }
+  const Array c = Array::ones({2, 5}, f32).to(dev);
+  const Tensor tm = matmul(matrix("x", f32), matrix("y", f32));
+  try {
+    cublas_matmul(*tm.node(), {Array::ones({2, 3}, f32).to(dev), c}, nullptr);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("contracted dims differ: [2, 3] @ [2, 5]"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(CublasGpu, ZeroSizedContractionIsZeros) {
   check_on_gpu(Array::ones({3, 0}, DType::F32), Array::ones({0, 4}, DType::F32), 0);
   check_on_gpu(Array::ones({0, 3}, DType::F32), Array::ones({3, 4}, DType::F32), 0);
+}
+
+// The GPU tests above (but cuBLASLt's), in a child process, on kiln's CUDA
+// driver emulator (tests/cuda_emu: host memory as device memory) with the
+// emulator's own fake cuBLAS when it exports one, else
+// tests/cuda/fake_cublas (a naive column-major GEMM with cuBLAS's argument
+// checks): cublas_matmul's whole path — handles, streams, pointers, staging
+// copies, the zero fill — short of real cuBLAS. KILN_TEST_CUDA_EMU names the
+// emulator library when this build has none.
+TEST(CublasEmulator, GpuTestsOnTheEmulator) {
+  std::string emu;
+  if (const char* e = std::getenv("KILN_TEST_CUDA_EMU")) emu = e;
+#ifdef KILN_CUDA_EMU_LIB
+  if (emu.empty()) emu = KILN_CUDA_EMU_LIB;
+#endif
+  if (emu.empty()) GTEST_SKIP() << "built without the CUDA emulator";
+  void* h = dlopen(emu.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) GTEST_SKIP() << "the emulator " << emu << " is not built";
+  std::string cublas = emu;
+  if (!dlsym(h, "cublasGemmEx") || !dlsym(h, "cublasGemmStridedBatchedEx")) {
+#ifdef KILN_FAKE_CUBLAS_LIB
+    cublas = KILN_FAKE_CUBLAS_LIB;
+#else
+    GTEST_SKIP() << "no fake cuBLAS";
+#endif
+  }
+  const std::string cmd = "KILN_CUDA_DRIVER=" + emu + " KILN_CUBLAS=" + cublas +
+                          " KILN_CUBLAS_TEST_REQUIRE_DEVICE=1 /proc/" + std::to_string(::getpid()) +
+                          "/exe '--gtest_filter=CublasGpu.*-CublasGpu.Lt*' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int rc = ::pclose(p);
+  EXPECT_EQ(rc, 0) << cmd << "\n" << out;
+  EXPECT_NE(out.find("[  PASSED  ]"), std::string::npos) << out;
+  EXPECT_EQ(out.find("SKIPPED"), std::string::npos) << out;
 }
 
 }  // namespace
