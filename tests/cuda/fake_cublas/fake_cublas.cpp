@@ -3,6 +3,10 @@
 // (tests/cuda_emu, libkiln_cuda_emu.so) hands out as device memory. Loaded by
 // cublas_test through KILN_CUBLAS next to KILN_CUDA_DRIVER=the emulator.
 //
+// cuBLASLt too (KILN_CUBLASLT = this library): descriptors with the
+// attributes kiln sets (sizes checked as cuBLASLt checks them), and
+// cublasLtMatmul with the DEFAULT, RELU, BIAS and RELU_BIAS epilogues.
+//
 // cublasGemmEx / cublasGemmStridedBatchedEx: BLAS semantics, column-major,
 // C = alpha op(A) op(B) + beta C (beta = 0: C not read), f16/bf16/f32 data
 // with f32 compute, f64 with f64; the argument checks real cuBLAS makes
@@ -123,5 +127,123 @@ FAKE_EXPORT int cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n
     gemm(ta, tb, m, n, k, alpha, static_cast<const char*>(A) + i * sa * static_cast<long long>(e), atype, lda,
          static_cast<const char*>(B) + i * sb * static_cast<long long>(e), ldb, beta,
          static_cast<char*>(C) + i * sc * static_cast<long long>(e), ldc, compute);
+  return kSuccess;
+}
+
+// ---- cuBLASLt ----
+
+namespace {
+
+struct LtDesc {
+  int compute = 0, scale = 0;
+  std::int32_t transa = kOpN, transb = kOpN;
+  std::uint32_t epilogue = 1;
+  const void* bias = nullptr;
+};
+struct LtLayout {
+  int type = 0;
+  std::uint64_t rows = 0, cols = 0;
+  std::int64_t ld = 0;
+  std::int32_t batch = 1;
+  std::int64_t stride = 0;
+};
+
+template <class T>
+int set(void* dst, const void* buf, std::size_t size) {
+  if (!buf || size != sizeof(T)) return kInvalidValue;
+  std::memcpy(dst, buf, sizeof(T));
+  return kSuccess;
+}
+
+}  // namespace
+
+FAKE_EXPORT int cublasLtCreate(void** h) { return cublasCreate_v2(h); }
+FAKE_EXPORT int cublasLtDestroy(void* h) { return cublasDestroy_v2(h); }
+FAKE_EXPORT int cublasLtMatmulDescCreate(void** d, int compute, int scale) {
+  if (!d) return kInvalidValue;
+  auto* x = new LtDesc;
+  x->compute = compute;
+  x->scale = scale;
+  *d = x;
+  return kSuccess;
+}
+FAKE_EXPORT int cublasLtMatmulDescDestroy(void* d) {
+  delete static_cast<LtDesc*>(d);
+  return kSuccess;
+}
+FAKE_EXPORT int cublasLtMatmulDescSetAttribute(void* d, int attr, const void* buf, std::size_t size) {
+  auto* x = static_cast<LtDesc*>(d);
+  switch (attr) {
+    case 3: return set<std::int32_t>(&x->transa, buf, size);
+    case 4: return set<std::int32_t>(&x->transb, buf, size);
+    case 7: return set<std::uint32_t>(&x->epilogue, buf, size);
+    case 8: return set<const void*>(&x->bias, buf, size);
+    default: return kInvalidValue;
+  }
+}
+FAKE_EXPORT int cublasLtMatrixLayoutCreate(void** l, int type, std::uint64_t rows, std::uint64_t cols, std::int64_t ld) {
+  if (!l || ld < max1(static_cast<std::int64_t>(rows))) return kInvalidValue;
+  *l = new LtLayout{type, rows, cols, ld, 1, 0};
+  return kSuccess;
+}
+FAKE_EXPORT int cublasLtMatrixLayoutDestroy(void* l) {
+  delete static_cast<LtLayout*>(l);
+  return kSuccess;
+}
+FAKE_EXPORT int cublasLtMatrixLayoutSetAttribute(void* l, int attr, const void* buf, std::size_t size) {
+  auto* x = static_cast<LtLayout*>(l);
+  switch (attr) {
+    case 5: return set<std::int32_t>(&x->batch, buf, size);
+    case 6: return set<std::int64_t>(&x->stride, buf, size);
+    default: return kInvalidValue;
+  }
+}
+FAKE_EXPORT int cublasLtMatmul(void* lt, void* desc, const void* alpha, const void* A, void* Adesc, const void* B,
+                               void* Bdesc, const void* beta, const void* C, void* Cdesc, void* D, void* Ddesc,
+                               const void* algo, void* /*ws*/, std::size_t /*ws_bytes*/, void* /*stream*/) {
+  if (!lt || !desc || !Adesc || !Bdesc || !Cdesc || !Ddesc || algo) return kInvalidValue;
+  const auto& d = *static_cast<LtDesc*>(desc);
+  const auto& la = *static_cast<LtLayout*>(Adesc);
+  const auto& lb = *static_cast<LtLayout*>(Bdesc);
+  const auto& lc = *static_cast<LtLayout*>(Cdesc);
+  const auto& ld = *static_cast<LtLayout*>(Ddesc);
+  const auto m = static_cast<std::int64_t>(ld.rows), n = static_cast<std::int64_t>(ld.cols);
+  const auto k = static_cast<std::int64_t>(d.transa == kOpN ? la.cols : la.rows);
+  if (static_cast<std::int64_t>(d.transa == kOpN ? la.rows : la.cols) != m ||
+      static_cast<std::int64_t>(d.transb == kOpN ? lb.rows : lb.cols) != k ||
+      static_cast<std::int64_t>(d.transb == kOpN ? lb.cols : lb.rows) != n)
+    return kInvalidValue;
+  if (la.batch != ld.batch || lb.batch != ld.batch || lc.batch != ld.batch || C != D) return kInvalidValue;
+  if (d.epilogue != 1 && d.epilogue != 2 && d.epilogue != 4 && d.epilogue != 6) return kNotSupported;
+  if ((d.epilogue & 4) && !d.bias) return kInvalidValue;
+  const int type = ld.type;
+  if (la.type != type || lb.type != type) return kNotSupported;
+  const bool f64 = d.compute == kCompute64F;
+  const std::size_t e = type == kR64F ? 8 : type == kR32F ? 4 : 2;
+  for (std::int32_t bi = 0; bi < ld.batch; ++bi) {
+    const char* a = static_cast<const char*>(A) + bi * la.stride * static_cast<std::int64_t>(e);
+    const char* b = static_cast<const char*>(B) + bi * lb.stride * static_cast<std::int64_t>(e);
+    char* out = static_cast<char*>(D) + bi * ld.stride * static_cast<std::int64_t>(e);
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t i = 0; i < m; ++i) {
+        double s64 = 0;
+        float s32 = 0;
+        for (std::int64_t l = 0; l < k; ++l) {
+          const double x = d.transa == kOpN ? load(a, type, i + l * la.ld) : load(a, type, l + i * la.ld);
+          const double y = d.transb == kOpN ? load(b, type, l + j * lb.ld) : load(b, type, j + l * lb.ld);
+          if (f64)
+            s64 += x * y;
+          else
+            s32 += static_cast<float>(x) * static_cast<float>(y);
+        }
+        const double al = f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
+        const double be = f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
+        if (be != 0) return kNotSupported;  // kiln passes beta = 0
+        double v = al * (f64 ? s64 : static_cast<double>(s32));
+        if (d.epilogue & 4) v += load(d.bias, type, i);
+        if ((d.epilogue & 2) && !(v > 0)) v = v != v ? v : 0;
+        store(out, type, i + j * ld.ld, v);
+      }
+  }
   return kSuccess;
 }
