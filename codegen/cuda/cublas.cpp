@@ -350,18 +350,19 @@ struct Handles {
 };
 thread_local Handles handles;
 
-void* handle_for(const CublasApi& api, int ordinal, const std::string& what) {
+template <class What>
+void* handle_for(const CublasApi& api, int ordinal, const What& what) {
   auto it = handles.by_device.find(ordinal);
   if (it != handles.by_device.end()) return it->second;
   void* h = nullptr;
   const int s = api.create(&h);
-  if (s != 0) throw RuntimeError(what + ": cublasCreate failed: " + api.error_string(s));
+  if (s != 0) throw RuntimeError(what() + ": cublasCreate failed: " + api.error_string(s));
   // The default math mode (no TF32); split-K reductions in f32 even for a
   // 16-bit output, so the results match the CPU backend's bounds.
   const int ms = api.set_math_mode(h, cublas_enum::kDefaultMath | cublas_enum::kDisallowReducedPrecisionReduction);
   if (ms != 0) {
     api.destroy(h);
-    throw RuntimeError(what + ": cublasSetMathMode failed: " + api.error_string(ms));
+    throw RuntimeError(what() + ": cublasSetMathMode failed: " + api.error_string(ms));
   }
   handles.by_device.emplace(ordinal, h);
   return h;
@@ -446,19 +447,23 @@ Array cublas_matmul(const ir::Node& node, const std::vector<Array>& in, void* st
   const auto s = static_cast<runtime::cu::Stream>(stream);
   const std::size_t elem = dtype_size(t);
   auto dptr = [](const void* p) { return static_cast<runtime::cu::DevicePtr>(reinterpret_cast<std::uintptr_t>(p)); };
-  const std::string what = "matmul (cuBLAS) " + shapes_str(as, bs) + " " + std::string(dtype_name(t));
+  // Error texts are built only on failure (this runs for every matmul of a call).
+  auto what = [&] { return "matmul (cuBLAS) " + shapes_str(as, bs) + " " + std::string(dtype_name(t)); };
+  auto drv = [&](runtime::cu::Result r, const char* call) {
+    if (r != 0) d.check(r, what() + ": " + call);
+  };
 
   GemmBackend be;
   be.copy = [&](void* dst, const void* src, std::size_t bytes) {
-    d.check(d.cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, s), what + ": staging copy (cuMemcpyDtoDAsync)");
+    drv(d.cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, s), "staging copy (cuMemcpyDtoDAsync)");
   };
   be.zero = [&](void* dst, std::size_t bytes) {
     if (d.cuMemsetD8Async) {
-      d.check(d.cuMemsetD8Async(dptr(dst), 0, bytes, s), what + ": cuMemsetD8Async");
+      drv(d.cuMemsetD8Async(dptr(dst), 0, bytes, s), "cuMemsetD8Async");
     } else {  // a driver without memset (an emulator): zeros from the host, synchronously
       const std::vector<unsigned char> zeros(bytes, 0);
-      d.check(d.cuStreamSynchronize(s), what + ": cuStreamSynchronize");
-      d.check(d.cuMemcpyHtoD(dptr(dst), zeros.data(), bytes), what + ": cuMemcpyHtoD");
+      drv(d.cuStreamSynchronize(s), "cuStreamSynchronize");
+      drv(d.cuMemcpyHtoD(dptr(dst), zeros.data(), bytes), "cuMemcpyHtoD");
     }
   };
   if (plan.zero_fill) {
@@ -469,7 +474,7 @@ Array cublas_matmul(const ir::Node& node, const std::vector<Array>& in, void* st
   const CublasApi& api = cublas_api();
   void* h = handle_for(api, info.ordinal, what);
   if (const int st = api.set_stream(h, stream); st != 0)
-    throw RuntimeError(what + ": cublasSetStream failed: " + api.error_string(st));
+    throw RuntimeError(what() + ": cublasSetStream failed: " + api.error_string(st));
 
   const TypeInfo ti = type_info(t);
   const int dt = ti.data, compute = ti.compute;
@@ -480,14 +485,14 @@ Array cublas_matmul(const ir::Node& node, const std::vector<Array>& in, void* st
                 i64 ldc) {
     const int st = api.gemm_ex(h, opa, opb, I(m), I(n), I(k), alpha, A, dt, I(lda), B, dt, I(ldb), beta, C, dt, I(ldc),
                                compute, cublas_enum::kGemmDefault);
-    if (st != 0) throw RuntimeError(what + ": cublasGemmEx failed: " + api.error_string(st));
+    if (st != 0) throw RuntimeError(what() + ": cublasGemmEx failed: " + api.error_string(st));
   };
   be.gemm_strided_batched = [&](int opa, int opb, i64 m, i64 n, i64 k, const void* A, i64 lda, i64 sa, const void* B,
                                 i64 ldb, i64 sb, void* C, i64 ldc, i64 sc, i64 batch) {
     const int st = api.gemm_strided_batched_ex(h, opa, opb, I(m), I(n), I(k), alpha, A, dt, I(lda), sa, B, dt, I(ldb),
                                                sb, beta, C, dt, I(ldc), sc, I(batch), compute,
                                                cublas_enum::kGemmDefault);
-    if (st != 0) throw RuntimeError(what + ": cublasGemmStridedBatchedEx failed: " + api.error_string(st));
+    if (st != 0) throw RuntimeError(what() + ": cublasGemmStridedBatchedEx failed: " + api.error_string(st));
   };
 
   Array a_staged, b_staged;
@@ -497,7 +502,7 @@ Array cublas_matmul(const ir::Node& node, const std::vector<Array>& in, void* st
                 b_staged.is_null() ? nullptr : device_ptr(b_staged), device_ptr(out), elem, be);
   // The staging arrays go back to the caching allocator when they die here;
   // another stream could reuse them before this one has read them.
-  if (!a_staged.is_null() || !b_staged.is_null()) d.check(d.cuStreamSynchronize(s), what + ": cuStreamSynchronize");
+  if (!a_staged.is_null() || !b_staged.is_null()) drv(d.cuStreamSynchronize(s), "cuStreamSynchronize");
   return out;
 }
 
@@ -622,12 +627,12 @@ Array cublaslt_matmul_bias_relu(const Array& a, const Array& b, const Array& bia
   if (out.shape() != plan.out_shape || out.dtype() != t || out.device() != dev || !out.is_contiguous())
     fail(as, bs, "the output allocator returned an array of the wrong shape, dtype, device or layout");
 
-  const std::string what = "matmul (cuBLASLt) " + shapes_str(as, bs) + " " + std::string(dtype_name(t));
+  auto what = [&] { return "matmul (cuBLASLt) " + shapes_str(as, bs) + " " + std::string(dtype_name(t)); };
   const CublasLtApi& api = cublaslt_api();
   auto check = [&](int st, const char* call) {
     if (st != 0) {
       const char* name = known_status(st);
-      throw RuntimeError(what + ": " + call + " failed: " + (name ? name : "cuBLAS status " + std::to_string(st)));
+      throw RuntimeError(what() + ": " + call + " failed: " + (name ? name : "cuBLAS status " + std::to_string(st)));
     }
   };
   void*& h = handles.lt_by_device[info.ordinal];

@@ -12,7 +12,9 @@
 // with f32 compute, f64 with f64; the argument checks real cuBLAS makes
 // (leading dimensions at least the stored rows, sizes not negative) answer
 // CUBLAS_STATUS_INVALID_VALUE, so a bad plan fails here as it would on a GPU.
+// KILN_FAKE_CUBLAS_FAIL=STATUS makes every GEMM answer STATUS (error-path tests).
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "kiln/half.hpp"
@@ -51,6 +53,8 @@ std::int64_t max1(std::int64_t v) { return v < 1 ? 1 : v; }
 int check(void* h, int ta, int tb, int m, int n, int k, int atype, int lda, int btype, int ldb, int ctype, int ldc,
           int compute) {
   if (!h || static_cast<Handle*>(h)->magic != 0x6b696c6e) return kNotInitialized;
+  // Tests of kiln's error path: every GEMM answers this status.
+  if (const char* f = std::getenv("KILN_FAKE_CUBLAS_FAIL")) return std::atoi(f);
   if ((ta != kOpN && ta != kOpT) || (tb != kOpN && tb != kOpT) || m < 0 || n < 0 || k < 0) return kInvalidValue;
   if (lda < max1(ta == kOpN ? m : k) || ldb < max1(tb == kOpN ? k : n) || ldc < max1(m)) return kInvalidValue;
   if (atype != btype || atype != ctype) return kNotSupported;
