@@ -752,7 +752,9 @@ TEST(CublasEmulator, GpuTestsOnTheEmulator) {
   for (const char* t : {"EveryDtypeAgainstTheInterpreter", "LayoutsAgainstTheInterpreter", "ShapeErrorsAreTheInterpreters",
                         "ZeroSizedContractionIsZeros"})
     EXPECT_NE(out.find(std::string("[       OK ] CublasGpu.") + t), std::string::npos) << t << " did not run\n" << out;
-  if (!lt.empty()) EXPECT_NE(out.find("[       OK ] CublasGpu.LtBiasRelu"), std::string::npos) << out;
+  if (!lt.empty()) {
+    EXPECT_NE(out.find("[       OK ] CublasGpu.LtBiasRelu"), std::string::npos) << out;
+  }
 }
 
 }  // namespace
