@@ -248,6 +248,7 @@ std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
         }
       }
       out = cublas_matmul(n, args, stream, [&](const Shape& sh, DType t) { return scratch.take(sh, t, device_); });
+      for (Array& a : args) scratch.bury(std::move(a));  // a staged copy lives until the stream is done
       args.clear();
     } else if (ins.kind == Step::Kind::View) {
       args.clear();
