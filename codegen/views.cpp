@@ -36,7 +36,8 @@ bool reshape_target(const Shape& from, const std::vector<i64>& spec, Shape* out)
 
 }  // namespace
 
-Array eval_view(const ir::Node& node, const std::vector<Array>& in) {
+Array eval_view(const ir::Node& node, const std::vector<Array>& in, const ViewFallback& fallback) {
+  auto compute = [&] { return fallback ? fallback(node, in) : ir::eval_node(node, in); };
   const Array& x = in[0];
   const ir::Attrs& at = node.attrs();
   Shape shape = x.shape(), strides = x.strides();
@@ -59,7 +60,7 @@ Array eval_view(const ir::Node& node, const std::vector<Array>& in) {
     case ir::OpCode::Squeeze: {
       const auto& axes = at.get_ints("axes");
       for (auto it = axes.rbegin(); it != axes.rend(); ++it) {
-        if (x.shape()[static_cast<std::size_t>(*it)] != 1) return ir::eval_node(node, in);  // its error
+        if (x.shape()[static_cast<std::size_t>(*it)] != 1) return compute();  // its error
         shape.erase(shape.begin() + *it);
         strides.erase(strides.begin() + *it);
       }
@@ -84,7 +85,7 @@ Array eval_view(const ir::Node& node, const std::vector<Array>& in) {
     }
     case ir::OpCode::Reshape: case ir::OpCode::ReshapeLike: {
       const std::vector<i64> spec = node.op() == ir::OpCode::Reshape ? at.get_ints("shape") : in[1].shape();
-      if (!x.is_contiguous() || !reshape_target(x.shape(), spec, &shape)) return ir::eval_node(node, in);
+      if (!x.is_contiguous() || !reshape_target(x.shape(), spec, &shape)) return compute();
       strides = contiguous_strides(shape);
       break;
     }
@@ -107,7 +108,7 @@ Array eval_view(const ir::Node& node, const std::vector<Array>& in) {
       }
       break;
     default:
-      return ir::eval_node(node, in);
+      return compute();
   }
   if (shape_size(shape) == 0) shift = 0;  // reaches no element; keep the offset in range
   return view_of(x, shape, strides, shift);

@@ -7,15 +7,20 @@
 // handing it to the user (results never alias arguments or shared values).
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "ir/node.hpp"
 
 namespace kiln::codegen {
 
+// Computes a shape op that cannot be a view (and raises its errors).
+using ViewFallback = std::function<Array(const ir::Node&, const std::vector<Array>&)>;
+
 // The value of the shape op `node` (Step::Kind::View) over `in`: a view of
-// in[0] where legal, otherwise the interpreter's result. Run-time errors are
-// the interpreter's, with its messages.
-Array eval_view(const ir::Node& node, const std::vector<Array>& in);
+// in[0] where legal (reading no data: `in` may live on a device), otherwise
+// `fallback`'s result (default: the interpreter's, on host arrays). Run-time
+// errors are the interpreter's, with its messages.
+Array eval_view(const ir::Node& node, const std::vector<Array>& in, const ViewFallback& fallback = {});
 
 }  // namespace kiln::codegen

@@ -253,14 +253,11 @@ std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
     } else if (ins.kind == Step::Kind::View) {
       args.clear();
       for (int s : ins.in) args.push_back(vals[static_cast<std::size_t>(s)]);
-      try {
-        out = eval_view(n, args);  // metadata only, for every view step
-      } catch (const Error&) {
-        // A shape op that must copy (reshape of a strided value) reads the
-        // data: the interpreter on the host (which also raises a genuine
-        // shape error again, with its message).
-        out = host_step([&](const std::vector<Array>& host) { return ir::eval_node(n, host); }, ins.in);
-      }
+      // A shape op that must copy (reshape of a strided value) or fail reads
+      // the data: the interpreter on the host.
+      out = eval_view(n, args, [&](const ir::Node& v, const std::vector<Array>&) {
+        return host_step([&](const std::vector<Array>& host) { return ir::eval_node(v, host); }, ins.in);
+      });
       args.clear();
     } else {
       out = host_step([&](const std::vector<Array>& host) { return ir::eval_node(n, host); }, ins.in);
