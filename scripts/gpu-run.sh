@@ -13,8 +13,10 @@
 #       machine lacks (apt-get download: the .deb of libllvm19 is ~26 MB,
 #       unpacked 129 MB — the .deb travels, not the .so);
 #   scripts/gpu-run.sh run      (there) unpack the .debs into .gpu-carry/root
-#       (never into /), point LD_LIBRARY_PATH at them and run the CUDA tests,
-#       logs under $OUT.
+#       (never into /), point LD_LIBRARY_PATH at them and run the CUDA tests
+#       (driver, NVRTC/cuBLAS, the NumPy tables and random graphs on cuda:0,
+#       the two-layer training), logs under $OUT;
+#   scripts/gpu-run.sh bench    (there) the same set-up, then bench_gpu.
 #
 # The device tool's call then looks like (one call, a few minutes):
 #   run(command="bash scripts/gpu-run.sh run", carry=[".gpu-carry"], timeout_s=600)
@@ -28,40 +30,51 @@ carry="$root/.gpu-carry"
 case "${1:-}" in
   pack)
     build=${KILN_GPU_BUILD:-/tmp/build-gpu}
-    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_BUILD_EXAMPLES=OFF
-    nice -n 10 ninja -C "$build" -j2 test_cuda test_runtime
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_BUILD_BENCH=ON
+    nice -n 10 ninja -C "$build" -j2 test_cuda test_runtime test_frontend test_passes bench_gpu example_two_layer_net
     grep -qx '/.gpu-carry/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpu-carry/' >>"$(git -C "$root" rev-parse --git-path info/exclude)"
     rm -rf "$carry" && mkdir -p "$carry/bin" "$carry/lib" "$carry/debs"
-    cp "$build/tests/test_cuda" "$build/tests/test_runtime" "$carry/bin/"
+    cp "$build"/tests/test_{cuda,runtime,frontend,passes} "$build/bench/bench_gpu" "$build/examples/example_two_layer_net" \
+      "$carry/bin/"
     cp -P "$build"/libkiln.so* "$carry/lib/"
+    # The tests read their data from the source folder they were built in.
+    echo "$root" >"$carry/source_dir"
     # The libraries libkiln needs beyond glibc, libstdc++ and the CUDA
     # toolkit's (ldd libkiln.so; packages found with dpkg -S).
     (cd "$carry/debs" && apt-get download libllvm19 libopenblas0-pthread libtbb12 libz3-4 libgfortran5 \
-      libquadmath0 libedit2 libbsd0 libffi8 libxml2 libicu72)
+      libquadmath0 libedit2 libbsd0 libmd0 libffi8 libxml2 libicu72)
     du -sh "$carry"
     ;;
-  run)
+  run | bench)
     out=${OUT:-/tmp/kiln-gpu-out}
     mkdir -p "$out" "$carry/root"
     for f in "$carry"/debs/*.deb; do dpkg -x "$f" "$carry/root"; done
     libs="$carry/lib:$carry/root/usr/lib/x86_64-linux-gnu:$carry/root/usr/lib/llvm-19/lib"
     libs="$libs:$carry/root/usr/lib/x86_64-linux-gnu/openblas-pthread:/usr/local/cuda/lib64"
     export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    src=$(cat "$carry/source_dir")
+    if [ "$src" != "$root" ] && [ ! -e "$src" ]; then mkdir -p "$(dirname "$src")" && ln -s "$root" "$src"; fi
+    export KILN_CACHE_DIR="$carry/cache"
     {
       nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
-      ldd "$carry/bin/test_cuda" | grep "not found" || echo "all libraries found"
+      ldd "$carry/bin/test_cuda" "$carry/lib/libkiln.so" | grep "not found" || echo "all libraries found"
     } >"$out/env.txt" 2>&1
-    # Not run there: the source goldens (KILN_TEST_DATA is the build
-    # machine's path) and the CPU-side compile sweeps (already run here).
     status=0
-    "$carry/bin/test_runtime" --gtest_filter='Cuda*' >"$out/test_runtime_cuda.txt" 2>&1 || status=1
-    "$carry/bin/test_cuda" --gtest_filter='*Gpu*' >"$out/test_cuda_gpu.txt" 2>&1 || status=1
-    "$carry/bin/test_cuda" --gtest_filter='Nvrtc.*:Cuda.Contiguous*' >"$out/test_cuda_nvrtc.txt" 2>&1 || status=1
+    b="$carry/bin"
+    if [ "$1" = run ]; then
+      "$b/test_runtime" --gtest_filter='Cuda*' >"$out/test_runtime_cuda.txt" 2>&1 || status=1
+      "$b/test_cuda" >"$out/test_cuda.txt" 2>&1 || status=1
+      "$b/example_two_layer_net" --cuda >"$out/two_layer_cuda.txt" 2>&1 || status=1
+      KILN_RANDOM_CUDA_GRAPHS=120 "$b/test_passes" --gtest_filter='RandomGraphs.Cuda*' >"$out/random_cuda.txt" 2>&1 || status=1
+      timeout 400 "$b/test_frontend" --gtest_filter='*_cuda' >"$out/tables_cuda.txt" 2>&1 || status=1
+    else
+      "$b/bench_gpu" >"$out/bench_gpu.txt" 2>&1 || status=1
+    fi
     tail -n 5 "$out"/*.txt
     exit $status
     ;;
   *)
-    echo "usage: $0 pack|run" >&2
+    echo "usage: $0 pack|run|bench" >&2
     exit 2
     ;;
 esac
