@@ -722,6 +722,17 @@ std::string module_key(const std::string& source) {
 
 }  // namespace
 
+// For cublas_emu.cpp (hidden: not exported from the library).
+namespace kiln_emu {
+bool initialised() { return g_initialised.load(); }
+bool device_range_ok(std::uintptr_t p, std::size_t n) {
+  if (n == 0) return true;
+  std::lock_guard<std::mutex> lock(memory().mu);
+  return in_allocation(p, n);
+}
+bool stream_ok(void* s) { return valid_stream(static_cast<Stream*>(s)); }
+}  // namespace kiln_emu
+
 // ======================= the driver API =======================
 
 KILN_EMU_EXPORT CUresult cuInit(unsigned flags) {
@@ -1121,6 +1132,19 @@ KILN_EMU_EXPORT CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char v, std::si
   KILN_EMU_REQUIRE_INIT();
   if (CUresult r = check_device_range(dst, n, "cuMemsetD8")) return r;
   if (n) std::memset(reinterpret_cast<void*>(static_cast<std::uintptr_t>(dst)), v, n);
+  return kSuccess;
+}
+
+KILN_EMU_EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, std::size_t n, Stream* s) {
+  if (!valid_stream(s)) return fail(kInvalidHandle, "cuMemsetD8Async: unknown stream");
+  return cuMemsetD8_v2(dst, v, n);
+}
+KILN_EMU_EXPORT CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned v, std::size_t n) {
+  KILN_EMU_REQUIRE_INIT();
+  if (dst % 4) return fail(kInvalidValue, "cuMemsetD32: unaligned destination");
+  if (CUresult r = check_device_range(dst, n * 4, "cuMemsetD32")) return r;
+  auto* p = reinterpret_cast<unsigned*>(static_cast<std::uintptr_t>(dst));
+  for (std::size_t i = 0; i < n; ++i) p[i] = v;
   return kSuccess;
 }
 
