@@ -4,11 +4,14 @@
 // exact semantics, grid-stride loops, 3-D grids and blocks, deadlock
 // detection, traps, and the driver's errors.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cuda_emu/emu_test_util.hpp"
@@ -363,6 +366,45 @@ TEST_F(Emulator, CompileErrorsCarryTheCompilerOutputAndModulesAreCached) {
   DeviceVec<int> out(std::size_t{4});
   int n = 4;
   ASSERT_EQ(launch(again.fn("early_exit"), 1, 32, {out.arg(), &n}), 0);
+  EXPECT_EQ(out.get()[3], 6);
+}
+
+// kiln launches from many threads: launches are serialised, each sees its own arguments.
+TEST_F(Emulator, LaunchesFromManyThreadsAreSerialisedAndCorrect) {
+  const int n = 5000;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      runtime::cuda_device(Device::cuda(0), "test");  // the context current on this thread
+      std::vector<long long> in(n, t + 1);
+      DeviceVec<long long> din(in), dout(std::size_t{2});
+      int nn = n;
+      for (int rep = 0; rep < 10; ++rep) {
+        if (launch(mod_->fn("block_sum"), 2, 64 * (t + 1), {din.arg(), dout.arg(), &nn}) != 0) ++failures[static_cast<std::size_t>(t)];
+        const std::vector<long long> got = dout.get();
+        if (got[0] + got[1] != static_cast<long long>(n) * (t + 1)) ++failures[static_cast<std::size_t>(t)];
+      }
+    });
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures, std::vector<int>(4, 0));
+}
+
+// The disk cache ($KILN_CACHE_DIR/emu): another process loads the module compiled here without compiling.
+TEST_F(Emulator, ASecondProcessLoadsCompiledModulesFromTheDiskCache) {
+  const std::string cmd = "KILN_EMU_TEST_CHILD=1 /proc/" + std::to_string(getpid()) +
+                          "/exe --gtest_also_run_disabled_tests --gtest_filter=EmulatorChild.DISABLED_* > /dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+// DISABLED_: run only as the child of the test above (not listed by ctest).
+TEST(EmulatorChild, DISABLED_LoadsTheKernelsWithoutCompiling) {
+  if (!std::getenv("KILN_EMU_TEST_CHILD")) GTEST_SKIP() << "run by ASecondProcessLoadsCompiledModulesFromTheDiskCache";
+  EmuModule m(kKernels);
+  ASSERT_EQ(m.load, 0) << error_text(m.load);
+  EXPECT_EQ(emu_fn<std::size_t (*)()>("kilnEmuCompileCount")(), 0u);
+  DeviceVec<int> out(std::size_t{4});
+  int n = 4;
+  ASSERT_EQ(launch(m.fn("early_exit"), 1, 32, {out.arg(), &n}), 0);
   EXPECT_EQ(out.get()[3], 6);
 }
 
