@@ -17,6 +17,8 @@
 // Builds without the CUDA toolkit: the ABI (CUresult an int, handles
 // opaque pointers, CUdeviceptr 64 bits, the error codes) is written here.
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <ucontext.h>
@@ -156,6 +158,25 @@ Memory& memory() {
   return *m;
 }
 constexpr unsigned char kGarbage = 0xCD;
+constexpr std::size_t kPage = 4096;
+
+// Device memory with an inaccessible page on either side, the data's end
+// against the page after it: a kernel reading or writing past the end (or
+// more than the page rounding before the start) faults instead of silently
+// touching other memory (see the launch's SIGSEGV report below).
+void* guarded_alloc(std::size_t rounded) {
+  const std::size_t data_pages = (rounded + kPage - 1) / kPage * kPage;
+  void* r = mmap(nullptr, data_pages + 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (r == MAP_FAILED) return nullptr;
+  char* region = static_cast<char*>(r);
+  mprotect(region, kPage, PROT_NONE);
+  mprotect(region + kPage + data_pages, kPage, PROT_NONE);
+  return region + kPage + (data_pages - rounded);  // 256-aligned: rounded is a multiple of 256
+}
+void guarded_free(void* data, std::size_t rounded) {
+  const std::size_t data_pages = (rounded + kPage - 1) / kPage * kPage;
+  munmap(static_cast<char*>(data) - kPage - (data_pages - rounded), data_pages + 2 * kPage);
+}
 
 // Is [p, p + n) inside one live allocation? (memory().mu held)
 bool in_allocation(std::uintptr_t p, std::size_t n) {
@@ -439,6 +460,66 @@ CUresult run_block() {
   return kSuccess;
 }
 
+// A fault in a kernel (past the end of device memory, a fiber's stack
+// overflowing into its guard page, a wild pointer) still kills the process,
+// as on a GPU it would kill the context; during a launch it is first
+// reported with the kernel, block and thread. The handler runs on its own
+// stack, prints, restores the previous handler and returns: the faulting
+// instruction runs again and faults for good.
+struct sigaction g_old_segv, g_old_bus;
+char g_alt_stack[64 << 10];
+pthread_t g_launching_thread;
+
+void fault_report(int sig, siginfo_t* info, void*) {
+  Launch& L = launch_state();
+  const void* addr = info ? info->si_addr : nullptr;
+  if (!pthread_equal(pthread_self(), g_launching_thread)) {  // another thread's fault: not ours to explain
+    sigaction(SIGSEGV, &g_old_segv, nullptr);
+    sigaction(SIGBUS, &g_old_bus, nullptr);
+    return;
+  }
+  const Fiber* f = g_current ? &L.fibers[L.current] : nullptr;
+  const char* what = "memory outside every device allocation (or a wild pointer)";
+  if (f) {
+    const char* a = static_cast<const char*>(addr);
+    if (a >= f->stack - kGuardBytes && a < f->stack) what = "the thread's stack overflowed (KILN_CUDA_EMU_STACK_KB)";
+  }
+  char buf[512];
+  const int n = std::snprintf(buf, sizeof buf,
+                              "kiln CUDA emulator: %s in kernel %s, block (%u,%u,%u), thread (%u,%u,%u): address %p: %s\n",
+                              sig == SIGBUS ? "SIGBUS" : "SIGSEGV", L.fn ? L.fn->name.c_str() : "?", L.block_idx.x,
+                              L.block_idx.y, L.block_idx.z, f ? f->t.thread_idx.x : 0u, f ? f->t.thread_idx.y : 0u,
+                              f ? f->t.thread_idx.z : 0u, addr, what);
+  if (n > 0) {
+    const ssize_t w = write(2, buf, static_cast<std::size_t>(n < static_cast<int>(sizeof buf) ? n : sizeof buf - 1));
+    (void)w;
+  }
+  sigaction(SIGSEGV, &g_old_segv, nullptr);
+  sigaction(SIGBUS, &g_old_bus, nullptr);
+}
+
+struct FaultReport {
+  stack_t old_stack;
+  FaultReport() {
+    g_launching_thread = pthread_self();
+    stack_t ss{};
+    ss.ss_sp = g_alt_stack;
+    ss.ss_size = sizeof g_alt_stack;
+    sigaltstack(&ss, &old_stack);
+    struct sigaction sa {};
+    sa.sa_sigaction = fault_report;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_old_segv);
+    sigaction(SIGBUS, &sa, &g_old_bus);
+  }
+  ~FaultReport() {
+    sigaction(SIGSEGV, &g_old_segv, nullptr);
+    sigaction(SIGBUS, &g_old_bus, nullptr);
+    sigaltstack(&old_stack, nullptr);
+  }
+};
+
 CUresult run_launch(Function* fn, KilnEmuDim3 grid, KilnEmuDim3 block, void** params) {
   Launch& L = launch_state();
   static bool proto_ready = false;
@@ -459,6 +540,7 @@ CUresult run_launch(Function* fn, KilnEmuDim3 grid, KilnEmuDim3 block, void** pa
     L.fibers.emplace_back();
     L.fibers.back().stack = static_cast<char*>(p) + kGuardBytes;
   }
+  FaultReport report;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
@@ -489,7 +571,8 @@ std::string compiler() {
 #endif
 }
 std::string compile_flags() {
-  std::string f = "-std=c++17 -O1 -shared -fPIC -w -ffp-contract=off";
+  // -fstack-clash-protection: a big frame probes its pages, so an overflow hits the guard page.
+  std::string f = "-std=c++17 -O1 -shared -fPIC -w -ffp-contract=off -fstack-clash-protection";
 #ifdef KILN_EMU_BOOST_INCLUDE
   if (std::strlen(KILN_EMU_BOOST_INCLUDE) > 0) f += std::string(" -isystem ") + KILN_EMU_BOOST_INCLUDE;
 #endif
@@ -1104,7 +1187,7 @@ KILN_EMU_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* p, std::size_t bytes) {
                                     std::to_string(memory().live_bytes) + " of " + std::to_string(memory().limit) +
                                     " bytes in use");
   }
-  void* m = std::aligned_alloc(256, rounded);
+  void* m = guarded_alloc(rounded);
   if (!m) return fail(kOutOfMemory, "cuMemAlloc: the host is out of memory");
   std::memset(m, kGarbage, rounded);
   std::lock_guard<std::mutex> lock(memory().mu);
@@ -1126,10 +1209,11 @@ KILN_EMU_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
       std::snprintf(buf, sizeof buf, "cuMemFree: 0x%llx is not a live allocation", static_cast<unsigned long long>(p));
       return fail(kInvalidValue, buf);
     }
-    memory().live_bytes -= (it->second + 255) / 256 * 256;
+    const std::size_t rounded = (it->second + 255) / 256 * 256;
+    memory().live_bytes -= rounded;
     memory().live.erase(it);
+    guarded_free(reinterpret_cast<void*>(static_cast<std::uintptr_t>(p)), rounded);
   }
-  std::free(reinterpret_cast<void*>(static_cast<std::uintptr_t>(p)));
   return kSuccess;
 }
 

@@ -116,6 +116,13 @@ extern "C" __global__ void early_exit(int* out, int n) {
   if (i >= n) return;
   out[i] = i * 2;
 }
+// Past the end of device memory; a stack far larger than a thread's 64 KiB.
+extern "C" __global__ void oob_write(int* p, int n) { p[n + threadIdx.x] = 1; }
+extern "C" __global__ void stack_hog(int* out) {
+  volatile char big[256 << 10];
+  for (int i = 0; i < (int)sizeof big; i += 4096) big[i] = (char)i;
+  out[threadIdx.x] = big[0] + big[sizeof big - 1];
+}
 extern "C" __global__ void traps(int* out) {
   if (threadIdx.x == 7) __trap();
   out[threadIdx.x] = 1;
@@ -286,6 +293,21 @@ TEST_F(Emulator, DeadlocksAndTrapsAreLaunchErrorsAndTheEmulatorRecovers) {
   int nn = n;
   ASSERT_EQ(launch(mod_->fn("block_sum"), 1, 128, {din.arg(), dout.arg(), &nn}), 0);
   EXPECT_EQ(dout.get()[0], 300);
+}
+
+// Faults kill the process, as on a GPU they kill the context, but say where.
+TEST_F(Emulator, OutOfBoundsAccessesAndStackOverflowsFaultWithAReport) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  DeviceVec<int> buf(std::size_t{1024});  // 4096 bytes: its end is against the guard page
+  int n = 1024;
+  Function oob = mod_->fn("oob_write");
+  EXPECT_DEATH(launch(oob, 1, 32, {buf.arg(), &n}),
+               "kiln CUDA emulator: SIGSEGV in kernel oob_write, block \\(0,0,0\\), thread \\(0,0,0\\).*outside every device allocation");
+  n = 1000;  // in bounds: runs
+  ASSERT_EQ(launch(oob, 1, 24, {buf.arg(), &n}), 0);
+  EXPECT_EQ(buf.get()[1023], 1);
+  Function hog = mod_->fn("stack_hog");
+  EXPECT_DEATH(launch(hog, 1, 2, {buf.arg()}), "kiln CUDA emulator: SIGSEGV in kernel stack_hog.*stack overflowed");
 }
 
 TEST_F(Emulator, DriverErrors) {
