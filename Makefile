@@ -1,7 +1,7 @@
 # kiln — the two commands:
 #   make run    install what is missing, build, run the examples
 #   make test   install what is missing, build, run every test
-# Also: make bench, make install PREFIX=DIR, make clean.
+# Also: make bench, make bench-gpu, make install PREFIX=DIR, make clean.
 
 BUILD ?= build
 PREFIX ?= /usr/local
@@ -12,7 +12,7 @@ CMAKE_FLAGS ?=
 DEPS := cmake ninja-build g++ llvm-19-dev libopenblas-dev libboost-dev libboost-math-dev \
         libfmt-dev libgtest-dev libbenchmark-dev libeigen3-dev libtbb-dev
 
-.PHONY: all deps configure build run test bench install clean
+.PHONY: all deps configure build run test bench bench-gpu install clean
 
 all: build
 
@@ -50,6 +50,18 @@ bench: deps
 	  -DKILN_BUILD_TESTS=OFF -DKILN_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS)
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_kiln
 	$(BENCH_BUILD)/bench/bench_kiln
+
+# The GPU benchmark (G1, G4, G5, NVRTC; bench/bench_gpu.cpp), in the same
+# folder as `make bench`; built only when CMake finds the CUDA toolkit. On a
+# machine without a GPU it prints one line saying so.
+bench-gpu: deps
+	cmake -S . -B $(BENCH_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_BENCH=ON \
+	  -DKILN_BUILD_TESTS=OFF -DKILN_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS)
+	@if ninja -C $(BENCH_BUILD) -t targets all 2>/dev/null | grep -q '^bench_gpu:'; then \
+	  cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_gpu && $(BENCH_BUILD)/bench/bench_gpu; \
+	else \
+	  echo "bench-gpu: the CUDA toolkit was not found; nothing to build"; \
+	fi
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -100,6 +100,8 @@ CudaDriver load_cuda_driver(const std::string& path) {
   bind(d, d.cuStreamCreate, "cuStreamCreate");
   bind(d, d.cuStreamSynchronize, "cuStreamSynchronize");
   bind(d, d.cuStreamDestroy, "cuStreamDestroy_v2");
+  // Optional: a missing memset leaves it null (see the header).
+  d.cuMemsetD8Async = reinterpret_cast<decltype(d.cuMemsetD8Async)>(dlsym(d.handle, "cuMemsetD8Async"));
   // Optional: present only in kiln's emulator.
   d.kilnEmuModuleLoadSource =
       reinterpret_cast<decltype(d.kilnEmuModuleLoadSource)>(dlsym(d.handle, "kilnEmuModuleLoadSource"));

@@ -77,6 +77,9 @@ struct CudaDriver {
   cu::Result (*cuStreamCreate)(cu::Stream* s, unsigned flags) = nullptr;
   cu::Result (*cuStreamSynchronize)(cu::Stream s) = nullptr;
   cu::Result (*cuStreamDestroy)(cu::Stream s) = nullptr;  // _v2
+  // Optional (null when the library lacks it, e.g. an emulator): the
+  // caller falls back to copying zeros from the host.
+  cu::Result (*cuMemsetD8Async)(cu::DevicePtr dst, unsigned char value, std::size_t bytes, cu::Stream s) = nullptr;
 
   // Only in kiln's CUDA emulator (tests/cuda_emu, loaded through
   // KILN_CUDA_DRIVER): loads a module from its CUDA C++ source, which the

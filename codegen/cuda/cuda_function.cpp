@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "codegen/bind.hpp"
+#include "codegen/cuda/cublas.hpp"
 #include "codegen/cuda/print.hpp"
 #include "codegen/views.hpp"
 #include "ir/interp_util.hpp"
@@ -136,10 +137,13 @@ CudaFunction::CudaFunction(const std::vector<ir::NodeRef>& params, const std::ve
         }
         break;
       case Step::Kind::Matmul:
-        // TODO(cuBLAS): codegen/cuda/cublas.* (f16/bf16/f32/f64).
-        host_matmul_[i] = true;
-        ++counts_.host;
-        host_reasons_.push_back("matmul " + ins.node->type().str() + ": no cuBLAS path yet");
+        if (cublas_supports(ins.node->dtype())) {
+          ++counts_.cublas;
+        } else {
+          host_matmul_[i] = true;
+          ++counts_.host;
+          host_reasons_.push_back("matmul " + ins.node->type().str() + ": cuBLAS has no integer matmul");
+        }
         break;
       case Step::Kind::View:
         ++counts_.views;
@@ -229,6 +233,23 @@ std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
         kernels_[ci]->run(args, out, stream);
         args.clear();
       }
+    } else if (ins.kind == Step::Kind::Matmul && !host_matmul_[i]) {
+      args.clear();
+      for (int s : ins.in) args.push_back(vals[static_cast<std::size_t>(s)]);
+      for (Array& a : args) {
+        // cuBLAS reads (or stages) matrices whose rows or columns are
+        // contiguous; anything else is copied by a kernel first.
+        const std::size_t r = a.ndim();
+        if (r >= 2 && a.size() > 1 && a.strides()[r - 1] != 1 && a.strides()[r - 2] != 1 && a.shape()[r - 1] > 1 &&
+            a.shape()[r - 2] > 1) {
+          Array c = scratch.take(a.shape(), a.dtype(), device_);
+          copy_kernel(a.dtype(), static_cast<int>(r)).run({a}, c, stream);
+          a = std::move(c);
+        }
+      }
+      out = cublas_matmul(n, args, stream, [&](const Shape& sh, DType t) { return scratch.take(sh, t, device_); });
+      for (Array& a : args) scratch.bury(std::move(a));  // a staged copy lives until the stream is done
+      args.clear();
     } else if (ins.kind == Step::Kind::View) {
       args.clear();
       for (int s : ins.in) args.push_back(vals[static_cast<std::size_t>(s)]);

@@ -4,7 +4,7 @@
 // Steps:
 //   - kernel: the cluster's kernel printed as CUDA C++, compiled by NVRTC for
 //     the device's architecture and launched (codegen/cuda/launch.hpp);
-//   - matmul: cuBLAS (f16, bf16, f32, f64);
+//   - matmul: cuBLAS (f16, bf16, f32, f64; codegen/cuda/cublas.hpp);
 //   - view: a strided view of the device buffer, as on the CPU;
 //   - everything else (indexing, concatenation, integer matmul, shape ops
 //     that must copy, kernels the printer cannot express, clusters whose

@@ -2,9 +2,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <string_view>
 #include <map>
 #include <mutex>
 
+#include "codegen/disk_cache.hpp"
 #include "kiln/error.hpp"
 
 #if KILN_HAVE_CUDA
@@ -18,11 +21,6 @@
 namespace kiln::codegen::cuda {
 
 namespace {
-
-std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 struct Cache {
   std::mutex mu;
@@ -39,6 +37,69 @@ std::string exact_key(const std::string& source, const std::string& arch) {
   for (const std::string& o : nvrtc_options(arch)) k += o + "\n";
   return k + "\n" + source;
 }
+
+// The disk cache's key: a domain tag (so a CPU kernel object can never be
+// read as a cubin) and the exact key.
+Hash128 disk_key(const std::string& exact) { return Hasher().add("kiln nvrtc cubin v1").add(exact).finish(); }
+
+std::mutex g_stats_mu;
+NvrtcCacheStats g_stats;
+void count(std::size_t NvrtcCacheStats::*field) {
+  std::lock_guard<std::mutex> lock(g_stats_mu);
+  ++(g_stats.*field);
+}
+
+// Payload: "KILNCUBIN1\n", then arch, cubin, PTX and log, each as an 8-byte
+// length (host order: the cache is per machine) and its bytes.
+constexpr std::string_view kMagic = "KILNCUBIN1\n";
+
+void put(std::string& out, std::string_view field) {
+  const std::uint64_t n = field.size();
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(field);
+}
+
+bool get(std::string_view& in, std::string* field) {
+  std::uint64_t n = 0;
+  if (in.size() < sizeof n) return false;
+  std::memcpy(&n, in.data(), sizeof n);
+  in.remove_prefix(sizeof n);
+  if (n > in.size()) return false;
+  field->assign(in.data(), static_cast<std::size_t>(n));
+  in.remove_prefix(static_cast<std::size_t>(n));
+  return true;
+}
+
+}  // namespace
+
+std::string encode_cuda_binary(const CudaBinary& b) {
+  std::string out(kMagic);
+  put(out, b.arch);
+  put(out, std::string_view(b.cubin.data(), b.cubin.size()));
+  put(out, b.ptx);
+  put(out, b.log);
+  return out;
+}
+
+bool decode_cuda_binary(std::string_view in, CudaBinary* b) {
+  if (in.substr(0, kMagic.size()) != kMagic) return false;
+  in.remove_prefix(kMagic.size());
+  std::string cubin;
+  CudaBinary r;
+  if (!get(in, &r.arch) || !get(in, &cubin) || !get(in, &r.ptx) || !get(in, &r.log) || !in.empty()) return false;
+  // A cubin is an ELF image.
+  if (cubin.size() < 4 || cubin.compare(0, 4, "\x7f" "ELF") != 0) return false;
+  r.cubin.assign(cubin.begin(), cubin.end());
+  *b = std::move(r);
+  return true;
+}
+
+NvrtcCacheStats nvrtc_cache_stats() {
+  std::lock_guard<std::mutex> lock(g_stats_mu);
+  return g_stats;
+}
+
+namespace {
 
 }  // namespace
 
@@ -89,9 +150,35 @@ CudaBinary nvrtc_compile(const std::string& source, const std::string& arch, con
     if (it != cache().entries.end()) {
       CudaBinary b = it->second;
       b.from_cache = true;
+      b.from_disk = false;
       b.compile_ms = 0;
+      count(&NvrtcCacheStats::memory_hits);
       return b;
     }
+  }
+  // The disk cache (KILN_CACHE_DIR; shared with the CPU kernels' objects).
+  // A hit is checked (hash by DiskCache, framing and arch here); a bad
+  // entry is recompiled and replaced.
+  const DiskCache disk(cache_directory_from_environment());
+  const Hash128 dkey = disk_key(key);
+  if (disk.enabled()) {
+    std::string payload;
+    DiskCache::Status st = disk.load(dkey, &payload);
+    if (st == DiskCache::Status::Hit) {
+      CudaBinary b;
+      if (decode_cuda_binary(payload, &b) && b.arch == arch) {
+        count(&NvrtcCacheStats::disk_hits);
+        {
+          std::lock_guard<std::mutex> lock(cache().mu);
+          cache().entries.emplace(key, b);
+        }
+        b.from_cache = true;
+        b.from_disk = true;
+        return b;
+      }
+      st = DiskCache::Status::Corrupt;
+    }
+    if (st == DiskCache::Status::Corrupt) count(&NvrtcCacheStats::disk_rejected);
   }
   // Compiled outside the lock: NVRTC is thread-safe, and two threads
   // compiling the same source at once only waste work.
@@ -126,8 +213,11 @@ CudaBinary nvrtc_compile(const std::string& source, const std::string& arch, con
   check(nvrtcGetPTX(prog.p, b.ptx.data()), "nvrtcGetPTX", program_name);
   if (!b.ptx.empty() && b.ptx.back() == '\0') b.ptx.pop_back();
   b.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  // TODO(disk cache): store b under nvrtc_cache_key(source, arch) in
-  // codegen/disk_cache.* once it lands, and look it up before compiling.
+  count(&NvrtcCacheStats::compiled);
+  if (disk.enabled() && disk.store(dkey, encode_cuda_binary(b))) {
+    count(&NvrtcCacheStats::disk_stores);
+    disk.trim();
+  }
   std::lock_guard<std::mutex> lock(cache().mu);
   cache().entries.emplace(key, b);
   return b;
@@ -157,11 +247,7 @@ std::vector<std::string> nvrtc_options(const std::string& arch) {
 }
 
 std::string nvrtc_cache_key(const std::string& source, const std::string& arch) {
-  char buf[40];
-  const std::string k = exact_key(source, arch);
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(fnv1a(k)),
-                static_cast<unsigned long long>(fnv1a(k, fnv1a(arch))));
-  return buf;
+  return disk_key(exact_key(source, arch)).hex();
 }
 
 std::size_t nvrtc_cache_size() {

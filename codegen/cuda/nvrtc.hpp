@@ -11,13 +11,17 @@
 // denormals (NVRTC's defaults, spelled out).
 //
 // Results are cached in memory by (source, architecture, NVRTC version,
-// options). TODO(disk cache): codegen/disk_cache.* (another branch) will
-// keep cubins across processes under the same key; nvrtc_cache_key() is the
-// key to store them under.
+// options), and on disk in the CPU kernels' cache (codegen/disk_cache.*,
+// the directory from cache_directory_from_environment(): KILN_CACHE_DIR,
+// "off" disables it) under nvrtc_cache_key(): one entry holds the cubin,
+// the PTX and the log (encode_cuda_binary). A damaged entry (the disk
+// cache's hash, the framing, the ELF magic or the arch do not check) is
+// recompiled and replaced.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kiln::codegen::cuda {
@@ -33,7 +37,8 @@ struct CudaBinary {
   std::string ptx;             // PTX for compute_XX, for GPUs newer than arch
   std::string log;             // NVRTC's log (warnings), usually empty
   double compile_ms = 0;       // 0 when it came from the cache
-  bool from_cache = false;
+  bool from_cache = false;     // from the memory or the disk cache (not compiled by this call)
+  bool from_disk = false;      // from the disk cache
 };
 
 // Is NVRTC compiled in? (False in a build without the toolkit; every other
@@ -59,7 +64,24 @@ std::vector<std::string> nvrtc_options(const std::string& arch);
 // the NVRTC version (the disk cache's key too).
 std::string nvrtc_cache_key(const std::string& source, const std::string& arch);
 
-// Entries in the in-memory cache, and emptying it (for tests that time cold compiles).
+// What the caches did in this process (every nvrtc_compile counts once in
+// memory_hits, disk_hits or compiled).
+struct NvrtcCacheStats {
+  std::size_t memory_hits = 0;
+  std::size_t disk_hits = 0;
+  std::size_t disk_rejected = 0;  // disk entries that failed a check (then recompiled)
+  std::size_t disk_stores = 0;
+  std::size_t compiled = 0;
+};
+NvrtcCacheStats nvrtc_cache_stats();
+
+// The disk cache's payload of a binary, and back (false on anything that
+// does not check: magic, lengths, trailing bytes, the cubin's ELF magic).
+std::string encode_cuda_binary(const CudaBinary& b);
+bool decode_cuda_binary(std::string_view payload, CudaBinary* b);
+
+// Entries in the in-memory cache, and emptying it (for tests that time cold
+// compiles; the disk cache is not touched: KILN_CACHE_DIR=off for that).
 std::size_t nvrtc_cache_size();
 void nvrtc_cache_clear();
 

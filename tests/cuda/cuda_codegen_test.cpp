@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -309,7 +310,19 @@ TEST(Nvrtc, ACompileErrorCarriesTheLogAndTheKernelName) {
   EXPECT_THROW(nvrtc_compile(src, "compute_90", "k"), Error);  // not a real architecture
 }
 
+// The memory cache's tests: the disk cache (tests/cuda/nvrtc_disk_cache_test.cpp) off.
+struct NoDiskCache {
+  std::string old;
+  bool had = false;
+  NoDiskCache() {
+    if (const char* v = std::getenv("KILN_CACHE_DIR")) had = true, old = v;
+    ::setenv("KILN_CACHE_DIR", "off", 1);
+  }
+  ~NoDiskCache() { had ? ::setenv("KILN_CACHE_DIR", old.c_str(), 1) : ::unsetenv("KILN_CACHE_DIR"); }
+};
+
 TEST(Nvrtc, CompilesAreCachedBySourceAndArchitecture) {
+  const NoDiskCache no_disk;
   Tensor x = tensor("x", DType::F64, {"n"});
   const std::string src = print_cuda_kernel(kernels_of({x * 3 + 1})[0], "ck").source;
   nvrtc_cache_clear();
@@ -329,6 +342,7 @@ TEST(Nvrtc, CompilesAreCachedBySourceAndArchitecture) {
 
 TEST(Nvrtc, PerKernelCompileTimesColdAndWarm) {
   // One small kernel a program, as a function's first call compiles them.
+  const NoDiskCache no_disk;
   std::vector<Kernel> ks;
   for (DType t : {DType::F32, DType::F16, DType::I32, DType::F64}) {
     Tensor x = tensor("x", t, {"a", "b"}), y = tensor("y", t, {"b"});

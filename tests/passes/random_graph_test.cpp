@@ -52,6 +52,9 @@
 // some op of the op table never ran natively.
 // KILN_RANDOM_NATIVE_GRAPHS=N sets how many (default 120, which run every
 // op; each graph is compiled to machine code twice, about 60 ms).
+// RandomGraphs.CudaBackendComputesTheSameValues runs the same check on the
+// CUDA executor (Device::cuda(0)), KILN_RANDOM_CUDA_GRAPHS graphs (default
+// 120), and skips where there is no CUDA device or emulator.
 //
 // KILN_RANDOM_GRAPHS=N runs N graphs (default 500, about a second);
 // KILN_RANDOM_SEED=S starts at seed S (graph i has seed S + i). A failure
@@ -73,6 +76,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "codegen/cuda/cuda_function.hpp"
 #include "codegen/native_function.hpp"
 #include "ir/graph.hpp"
 #include "ir/interpreter.hpp"
@@ -459,9 +463,19 @@ std::vector<NodeRef> minimise(const std::vector<NodeRef>& outs, std::uint64_t se
 
 // ---- the native backend ----
 
+// Where run_native runs: the CPU executor, or the CUDA executor on this
+// device (RandomGraphs.CudaBackend*).
+kiln::Device g_target = kiln::Device::cpu();
+
 // The native executor's results for `outs` (a kiln::Error passes through).
 std::vector<Array> run_native(const std::vector<NodeRef>& outs, const ir::Bindings& b) {
-  return kiln::codegen::NativeFunction(outs).run(b);
+  if (g_target.is_cpu()) return kiln::codegen::NativeFunction(outs).run(b);
+  const std::vector<NodeRef> params = ir::free_variables(outs);
+  std::vector<Array> args;
+  for (const NodeRef& p : params) args.push_back(b.at(p.get()));
+  std::vector<Array> r = kiln::codegen::cuda::CudaFunction(params, outs, g_target).run(args);
+  for (Array& a : r) a = a.to(kiln::Device::cpu());
+  return r;
 }
 
 // Compares native results for `graph` with the interpreter's (`want`),
@@ -555,8 +569,7 @@ std::string check_native(const std::vector<NodeRef>& outs, std::uint64_t seed, S
   return "";
 }
 
-TEST(RandomGraphs, NativeBackendComputesTheSameValues) {
-  const std::int64_t count = env_int("KILN_RANDOM_NATIVE_GRAPHS", 120);
+void native_backend_computes_the_same_values(std::int64_t count) {
   const std::uint64_t first = static_cast<std::uint64_t>(env_int("KILN_RANDOM_SEED", 1));
   const std::int64_t max_failures = env_int("KILN_RANDOM_MAX_FAILURES", 5);
   Stats stats;
@@ -575,12 +588,13 @@ TEST(RandomGraphs, NativeBackendComputesTheSameValues) {
     ++failures;
     std::vector<NodeRef> small =
         minimise_with(outs, [&](const std::vector<NodeRef>& g) { return !check_native(g, seed, nullptr).empty(); });
-    ADD_FAILURE() << "random graph with seed " << seed << " on the native backend (rerun: KILN_RANDOM_SEED=" << seed
-                  << " KILN_RANDOM_NATIVE_GRAPHS=1 --gtest_filter=RandomGraphs.Native*)\nminimised:\n"
+    ADD_FAILURE() << "random graph with seed " << seed << " on the native backend, " << g_target.str()
+                  << " (rerun: KILN_RANDOM_SEED=" << seed
+                  << " KILN_RANDOM_NATIVE_GRAPHS=1 (or _CUDA_) --gtest_filter=RandomGraphs.*Backend*)\nminimised:\n"
                   << ir::print_nodes(small) << check_native(small, seed, nullptr) << "\nthe whole graph ("
                   << type_list(outs) << "):\n" << ir::print_nodes(outs) << why;
   }
-  std::cout << "[random graphs, native] " << count << " graphs from seed " << first << ": " << stats.compared
+  std::cout << "[random graphs, native on " << g_target.str() << "] " << count << " graphs from seed " << first << ": " << stats.compared
             << " elements compared, " << stats.ill_conditioned << " ill-conditioned, " << stats.original_errors
             << " runs where both backends throw; " << used.size() << " ops run natively\n";
   if (count >= 120) {  // (fewer graphs need not run every op)
@@ -591,6 +605,26 @@ TEST(RandomGraphs, NativeBackendComputesTheSameValues) {
       if (info.code != OpCode::Input && !used.count(info.code)) missing += " " + std::string(info.name);
     EXPECT_TRUE(missing.empty()) << "ops never run natively by a passing graph:" << missing;
   }
+}
+
+TEST(RandomGraphs, NativeBackendComputesTheSameValues) {
+  native_backend_computes_the_same_values(env_int("KILN_RANDOM_NATIVE_GRAPHS", 120));
+}
+
+// The same graphs on the CUDA executor (Device::cuda(0)); skips without a
+// CUDA device. The emulator's CI run sets KILN_RANDOM_CUDA_GRAPHS lower
+// (each kernel is a host compile there).
+TEST(RandomGraphs, CudaBackendComputesTheSameValues) {
+  try {
+    Array::empty({1}, kiln::DType::F32, kiln::Device::cuda(0));
+  } catch (const kiln::Error&) {
+    GTEST_SKIP() << "no CUDA device (or emulator) here";
+  }
+  g_target = kiln::Device::cuda(0);
+  struct Reset {
+    ~Reset() { g_target = kiln::Device::cpu(); }
+  } reset;
+  native_backend_computes_the_same_values(env_int("KILN_RANDOM_CUDA_GRAPHS", 120));
 }
 
 TEST(RandomGraphs, OptimisedGraphsComputeTheSameValues) {
