@@ -14,8 +14,10 @@
 
 namespace kiln::cuda_emu_test {
 
-// Before main(): kiln loads its driver on first use, from here on the emulator.
-inline const bool kEmulatorSelected = (setenv("KILN_CUDA_DRIVER", KILN_CUDA_EMU_LIB, 1), true);
+// Before main(): kiln loads its driver (and cuBLAS) on first use, from here
+// on the emulator (and its fake cuBLAS).
+inline const bool kEmulatorSelected = (setenv("KILN_CUDA_DRIVER", KILN_CUDA_EMU_LIB, 1),
+                                       setenv("KILN_CUBLAS", KILN_CUDA_EMU_LIB, 1), true);
 
 inline const runtime::CudaDriver& drv() { return runtime::cuda_driver(); }
 

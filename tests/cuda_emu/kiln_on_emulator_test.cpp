@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/cuda/cuda_function.hpp"
 #include "codegen/cuda/launch.hpp"
 #include "codegen/cuda/print.hpp"
 #include "codegen/partition.hpp"
@@ -333,6 +334,37 @@ TEST(KilnOnEmulator, FunctionsRunOnTheEmulatedDevice) {
   const std::vector<double> got = out.to(Device::cpu()).to_doubles(), w = want.to_doubles();
   ASSERT_EQ(got.size(), w.size());
   for (std::size_t e = 0; e < w.size(); ++e) EXPECT_TRUE(close(OpCode::Exp, DType::F32, DType::F32, got[e], w[e])) << e;
+}
+
+// The executor with matmuls (kiln's cuBLAS path on the emulator's fake
+// cuBLAS, KILN_CUBLAS), reductions, softmax, views and elementwise kernels,
+// against the interpreter.
+TEST(KilnOnEmulator, ExecutorRunsMatmulsReductionsAndSoftmax) {
+  const Device g = Device::cuda(0);
+  for (DType t : {DType::F32, DType::F64}) {
+    Tensor x = matrix("x", t), w = matrix("w", t), b = vector("b", t);
+    Tensor h = relu(x.matmul(w) + b);
+    std::vector<Tensor> outs = {h, sum(h), mean(h, {1}), softmax(h, -1), exp(x).matmul(w.T()) * 2};
+    std::vector<ir::NodeRef> params = {x.node(), w.node(), b.node()}, roots;
+    for (const Tensor& o : outs) roots.push_back(o.node());
+    codegen::cuda::CudaFunction f(params, roots, g);
+    EXPECT_GE(f.step_counts().cublas, 2u) << dtype_name(t);
+    EXPECT_GE(f.step_counts().kernels, 1u) << dtype_name(t);
+    const Array xa = Array::randn({6, 10}, t, 11), wa = Array::randn({10, 10}, t, 12), ba = Array::randn({10}, t, 13);
+    const std::vector<Array> got = f.run({xa.to(g), wa.to(g), ba});
+    FunctionOptions oi;
+    oi.backend = Backend::Interpreter;
+    const std::vector<Array> want = function({x, w, b}, outs, oi)({xa, wa, ba});
+    ASSERT_EQ(got.size(), want.size());
+    const double rtol = t == DType::F32 ? 1e-5 : 1e-12;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].device(), g);
+      const std::vector<double> gv = got[i].to(Device::cpu()).to_doubles(), wv = want[i].to_doubles();
+      ASSERT_EQ(gv.size(), wv.size()) << i;
+      for (std::size_t e = 0; e < wv.size(); ++e)
+        EXPECT_NEAR(gv[e], wv[e], rtol * (1 + std::fabs(wv[e]))) << dtype_name(t) << " output " << i << " at " << e;
+    }
+  }
 }
 
 }  // namespace
