@@ -300,8 +300,8 @@ void emu_syncthreads() {
   Launch& L = launch_state();
   if (++L.block_arrived == L.nthreads) {
     L.block_arrived = 0;
-    for (Fiber& f : L.fibers)
-      if (f.state == State::WaitBlock) f.state = State::Ready;
+    for (unsigned i = 0; i < L.nthreads; ++i)
+      if (L.fibers[i].state == State::WaitBlock) L.fibers[i].state = State::Ready;
     return;
   }
   self().state = State::WaitBlock;
