@@ -35,6 +35,7 @@
 
 extern "C" {
 #define KILN_CUDA_MAX_RANK 8
+#define KILN_CUDA_REDUCE_MAX_BLOCK 256  // threads a block of a reduction entry (prelude.cuh too)
 struct KilnCudaSpace {
   std::int64_t numel;                       // product of shape[0..rank)
   std::int64_t shape[KILN_CUDA_MAX_RANK];

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -27,6 +28,7 @@
 
 #include "codegen/cuda/print.hpp"
 #include "codegen/partition.hpp"
+#include "cuda/cuda_test_util.hpp"
 #include "elementwise_sweep.hpp"
 #include "ir/node.hpp"
 #include "kiln/kiln.hpp"
@@ -52,8 +54,13 @@ const char* const kHostShim = R"(
 #define __global__
 #define __launch_bounds__(n)
 #define __align__(n) alignas(n)
+#define __shared__ static
 struct kiln_dim3 { unsigned x, y, z; };
 static const kiln_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0}, blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+// One thread a block: the reduction entries never reach these (they fold
+// across lanes only when blockDim.x > 1), but they must compile.
+inline void __syncthreads() {}
+template <class T> T __shfl_xor_sync(unsigned, T v, int) { return v; }
 using std::isinf;
 using std::signbit;
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
@@ -321,6 +328,112 @@ TEST(CudaHostExecFused, FusedBroadcastingKernelsMatchTheInterpreter) {
     check(exact, host, "fused_exact_" + std::string(dtype_name(t)), t, &exact_op);
     if (!libm.empty()) check(libm, host, "fused_libm_" + std::string(dtype_name(t)), t, &libm_op);
   }
+}
+
+// ---- reduction kernels ----
+
+// Every node of the graphs of `outs`, by address.
+std::map<const ir::Node*, ir::NodeRef> nodes_of(const std::vector<Tensor>& outs) {
+  std::map<const ir::Node*, ir::NodeRef> m;
+  std::vector<ir::NodeRef> stack;
+  for (const Tensor& t : outs) stack.push_back(t.node());
+  while (!stack.empty()) {
+    ir::NodeRef n = stack.back();
+    stack.pop_back();
+    if (!m.emplace(n.get(), n).second) continue;
+    for (const ir::NodeRef& in : n->inputs()) stack.push_back(in);
+  }
+  return m;
+}
+
+// |got - want| <= tol * max(1, |want|) for floats, NaN where the
+// interpreter has NaN, infinities and integers exactly. "" when close.
+std::string mismatch(const Array& got, const Array& want, double tol) {
+  if (got.shape() != want.shape() || got.dtype() != want.dtype()) return "shape or dtype";
+  const std::vector<double> g = got.to_doubles(), w = want.to_doubles();
+  if (!is_float(want.dtype())) tol = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const bool ok = std::isnan(w[i])   ? std::isnan(g[i])
+                    : std::isinf(w[i]) ? g[i] == w[i]
+                                       : std::fabs(g[i] - w[i]) <= tol * std::max(1.0, std::fabs(w[i]));
+    if (!ok) return "at " + std::to_string(i) + ": printed kernel " + std::to_string(g[i]) + " vs interpreter " + std::to_string(w[i]);
+  }
+  return "";
+}
+
+// The kernels of every reduction case (each output partitioned on its own),
+// printed once each (kernels repeat across cases: names are the kernels'
+// hashes) into one host module.
+struct ReduceRun {
+  const kiln::cuda_test::ReduceCase* c;
+  const codegen::Cluster* cluster;
+  std::string name;
+};
+
+// Runs one kernel (one thread: each row's passes walk every element) on
+// the interpreter's values of its inputs, against the interpreter's value
+// of its root.
+void run_reduce_kernel(const HostModule& mod, const ReduceRun& r, const std::map<const ir::Node*, ir::NodeRef>& nodes) {
+  const kiln::cuda_test::ReduceCase& c = *r.c;
+  const codegen::Kernel& k = r.cluster->kernel;
+  FunctionOptions fo;
+  fo.backend = Backend::Interpreter;
+  fo.optimize = false;
+  auto value_of = [&](const ir::Node* n) { return function(c.ins, {Tensor(nodes.at(n))}, fo)(c.args)[0]; };
+  std::vector<Array> ins;
+  for (const ir::Node* n : r.cluster->inputs) ins.push_back(value_of(n));
+  const Array want = value_of(r.cluster->root);
+  Array out = Array::empty(want.shape(), want.dtype());
+  if (out.size() == 0) {  // nothing to write (the launcher does not launch)
+    EXPECT_EQ(mismatch(out, want, c.tol), "") << c.what;
+    return;
+  }
+  // Unwritten elements show: the output starts as a NaN pattern.
+  std::memset(out.raw_data(), 0x7f, static_cast<std::size_t>(out.size()) * dtype_size(out.dtype()));
+  std::vector<std::vector<std::int64_t>> shapes, strides;
+  std::vector<void*> data;
+  for (std::size_t j = 0; j <= ins.size(); ++j) {
+    const Array& a = j < ins.size() ? ins[j] : out;
+    shapes.push_back(a.shape());
+    strides.push_back(a.strides());
+    data.push_back(a.size() ? a.raw_data() : nullptr);
+  }
+  const CudaBinding b = cuda_bind(k, shapes, strides);
+  KilnCudaSpace sp = cuda_space(b.space);
+  std::vector<KilnCudaOperand> ops;
+  for (std::size_t j = 0; j < data.size(); ++j) ops.push_back(cuda_operand(data[j], b.strides[j]));
+  mod.fn<StridedFn>(r.name + "_host")(&sp, ops.data());
+  EXPECT_EQ(mismatch(out, want, c.tol), "") << c.what << ": the kernel of " << r.cluster->root->name() << "\n"
+                                            << codegen::print_kernel(k);
+}
+
+TEST(CudaHostExecReduce, EveryReductionKernelMatchesTheInterpreter) {
+  const std::vector<kiln::cuda_test::ReduceCase> cases = kiln::cuda_test::reduce_cases(true);
+  std::vector<std::map<const ir::Node*, ir::NodeRef>> nodes;
+  std::vector<codegen::Plan> plans;
+  plans.reserve(cases.size() * 16);
+  std::vector<ReduceRun> runs;
+  std::vector<std::pair<codegen::Kernel, std::string>> ks;
+  std::set<std::string> printed;
+  int reductions = 0;
+  for (const kiln::cuda_test::ReduceCase& c : cases) {
+    nodes.push_back(nodes_of(c.outs));
+    for (const Tensor& o : c.outs) {
+      plans.push_back(codegen::partition({o.node()}));
+      ASSERT_LE(plans.size(), plans.capacity());  // clusters are pointed to
+      for (const codegen::Cluster& cl : plans.back().clusters) {
+        const std::string name = cuda_kernel_name(cl.kernel);
+        runs.push_back({&c, &cl, name});
+        reductions += cl.kernel.has_reduction();
+        if (printed.insert(name).second) ks.emplace_back(cl.kernel, name);
+      }
+    }
+  }
+  HostModule mod(ks, "reduce");
+  for (const ReduceRun& r : runs) run_reduce_kernel(mod, r, nodes[static_cast<std::size_t>(r.c - cases.data())]);
+  std::printf("[ cuda ] host run: %zu kernels of %zu cases (%d with reduced dims), %zu distinct\n", runs.size(),
+              cases.size(), reductions, ks.size());
+  EXPECT_GE(reductions, 900);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDTypes, CudaHostExec, ::testing::ValuesIn(kAllDTypes),
