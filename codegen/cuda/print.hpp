@@ -11,6 +11,12 @@
 //   - NAME: the strided entry (grid-stride loop, index → per-operand offsets);
 //   - NAME_vec: the contiguous entry with 128-bit loads and stores, when the
 //     kernel's broadcast pattern allows it (see abi.hpp).
+// A kernel with reduced dims instead has one entry NAME (same parameters):
+// rows over blockIdx.x/threadIdx.y, a row's elements over threadIdx.x, one
+// loop over the row per phase of kernel_phases(), the threads of a row
+// folded by warp shuffles and __shared__ slots a warp (abi.hpp; launch with
+// cuda_reduce_launch_dims). Its per-element values print with the same
+// expression printer as NAME_elem.
 // Several kernels may share one NVRTC program: print the prelude once and
 // each kernel's body (print_cuda_kernel_body) after it.
 //
@@ -47,9 +53,10 @@ struct CudaKernelSource {
 const std::string& cuda_prelude();
 
 // Prints `k` as CUDA C++ with entries named `name` (and name + "_vec").
-// `name` must be a C identifier. Kernels the printer cannot express (rank
-// above KILN_CUDA_MAX_RANK, too many operands for the parameter space) are a
-// kiln::Error naming the reason.
+// `name` must be a C identifier. Every kernel the partitioner builds
+// prints, elementwise or with reductions; kernels the ABI cannot hold (rank
+// above KILN_CUDA_MAX_RANK, more than 48 operands) are a kiln::Error naming
+// the reason.
 CudaKernelSource print_cuda_kernel(const Kernel& k, const std::string& name);
 
 // Just the kernel's own text (for programs holding several kernels).

@@ -56,11 +56,62 @@ const char* const kHostShim = R"(
 #define __align__(n) alignas(n)
 #define __shared__ static
 struct kiln_dim3 { unsigned x, y, z; };
+#ifndef KILN_HOST_THREADS
 static const kiln_dim3 blockIdx = {0, 0, 0}, threadIdx = {0, 0, 0}, blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
 // One thread a block: the reduction entries never reach these (they fold
 // across lanes only when blockDim.x > 1), but they must compile.
 inline void __syncthreads() {}
 template <class T> T __shfl_xor_sync(unsigned, T v, int) { return v; }
+#else
+// A grid of blocks run one after another, each block's threads as OS
+// threads: __syncthreads a barrier of the block, a shuffle a barrier of the
+// warp around an exchange of values through a slot a thread. `__shared__`
+// is static: one copy, which the block running uses.
+#include <barrier>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+static thread_local kiln_dim3 blockIdx, threadIdx;
+static kiln_dim3 blockDim, gridDim;
+struct kiln_block {
+  std::barrier<> block;
+  std::vector<std::unique_ptr<std::barrier<>>> warps;
+  unsigned long long slot[1024];
+  explicit kiln_block(unsigned n) : block(n) {
+    for (unsigned w = 0; w < (n + 31) / 32; ++w) warps.push_back(std::make_unique<std::barrier<>>(n - 32 * w < 32 ? n - 32 * w : 32));
+  }
+};
+static kiln_block* kiln_running;
+inline void __syncthreads() { kiln_running->block.arrive_and_wait(); }
+template <class T> T __shfl_xor_sync(unsigned, T v, int o) {
+  const unsigned lin = threadIdx.y * blockDim.x + threadIdx.x;
+  std::barrier<>& w = *kiln_running->warps[lin / 32];
+  std::memcpy(&kiln_running->slot[lin], &v, sizeof v);
+  w.arrive_and_wait();
+  T r;
+  std::memcpy(&r, &kiln_running->slot[lin ^ (unsigned)o], sizeof r);
+  w.arrive_and_wait();
+  return r;
+}
+static void kiln_host_launch(unsigned grid, unsigned bx, unsigned by, const std::function<void()>& entry) {
+  blockDim = {bx, by, 1};
+  gridDim = {grid, 1, 1};
+  for (unsigned b = 0; b < grid; ++b) {
+    kiln_block blk(bx * by);
+    kiln_running = &blk;
+    std::vector<std::thread> ts;
+    for (unsigned y = 0; y < by; ++y)
+      for (unsigned x = 0; x < bx; ++x)
+        ts.emplace_back([&, b, x, y] {
+          blockIdx = {b, 0, 0};
+          threadIdx = {x, y, 0};
+          entry();
+        });
+    for (std::thread& t : ts) t.join();
+  }
+}
+#endif
 using std::isinf;
 using std::signbit;
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
@@ -99,13 +150,20 @@ using VecFn = void (*)(long long, void**);
 // The printed kernels compiled into one shared library.
 class HostModule {
  public:
-  HostModule(const std::vector<std::pair<codegen::Kernel, std::string>>& ks, const std::string& tag) {
-    std::string src = kHostShim + cuda_prelude() + kHostCallers;
+  // `threaded`: each NAME_host(grid, block_x, block_y, space, operands)
+  // runs a grid of blocks of threads (the shim's KILN_HOST_THREADS).
+  HostModule(const std::vector<std::pair<codegen::Kernel, std::string>>& ks, const std::string& tag,
+             bool threaded = false) {
+    std::string src = (threaded ? "#define KILN_HOST_THREADS 1\n" : "") + std::string(kHostShim) + cuda_prelude() + kHostCallers;
     for (const auto& [k, name] : ks) {
       CudaKernelSource s = print_cuda_kernel(k, name);
       src += s.body;
-      src += "extern \"C\" void " + name + "_host(const KilnCudaSpace* s, KilnCudaOperand* o) { kiln_call_strided(" +
-             name + ", s, o); }\n";
+      if (threaded)
+        src += "extern \"C\" void " + name + "_host(unsigned g, unsigned bx, unsigned by, const KilnCudaSpace* s, "
+               "KilnCudaOperand* o) { kiln_host_launch(g, bx, by, [&] { kiln_call_strided(" + name + ", s, o); }); }\n";
+      else
+        src += "extern \"C\" void " + name + "_host(const KilnCudaSpace* s, KilnCudaOperand* o) { kiln_call_strided(" +
+               name + ", s, o); }\n";
       if (!s.vec_name.empty())
         src += "extern \"C\" void " + name + "_vec_host(long long n, void** p) { kiln_call_vec(" + s.vec_name + ", n, p); }\n";
     }
@@ -113,7 +171,8 @@ class HostModule {
     std::system(("mkdir -p " + dir).c_str());
     const std::string cpp = dir + "/" + tag + ".cpp", so = dir + "/" + tag + ".so";
     std::ofstream(cpp) << src;
-    const std::string cmd = std::string(KILN_HOST_CXX) + " -std=c++17 -O1 -shared -fPIC -w -o " + so + " " + cpp +
+    const std::string cmd = std::string(KILN_HOST_CXX) + (threaded ? " -std=c++20 -pthread" : " -std=c++17") +
+                            " -O1 -shared -fPIC -w -o " + so + " " + cpp +
                             " > " + dir + "/" + tag + ".log 2>&1";
     if (std::system(cmd.c_str()) != 0) {
       std::ifstream log(dir + "/" + tag + ".log");
@@ -373,7 +432,15 @@ struct ReduceRun {
 // Runs one kernel (one thread: each row's passes walk every element) on
 // the interpreter's values of its inputs, against the interpreter's value
 // of its root.
-void run_reduce_kernel(const HostModule& mod, const ReduceRun& r, const std::map<const ir::Node*, ir::NodeRef>& nodes) {
+using ThreadedFn = void (*)(unsigned, unsigned, unsigned, const KilnCudaSpace*, KilnCudaOperand*);
+
+// A launch shape for the threaded module: grid, block x, block y.
+struct HostLaunch {
+  unsigned grid = 0, bx = 1, by = 1;
+};
+
+void run_reduce_kernel(const HostModule& mod, const ReduceRun& r, const std::map<const ir::Node*, ir::NodeRef>& nodes,
+                       const HostLaunch& launch = {}) {
   const kiln::cuda_test::ReduceCase& c = *r.c;
   const codegen::Kernel& k = r.cluster->kernel;
   FunctionOptions fo;
@@ -402,9 +469,60 @@ void run_reduce_kernel(const HostModule& mod, const ReduceRun& r, const std::map
   KilnCudaSpace sp = cuda_space(b.space);
   std::vector<KilnCudaOperand> ops;
   for (std::size_t j = 0; j < data.size(); ++j) ops.push_back(cuda_operand(data[j], b.strides[j]));
-  mod.fn<StridedFn>(r.name + "_host")(&sp, ops.data());
-  EXPECT_EQ(mismatch(out, want, c.tol), "") << c.what << ": the kernel of " << r.cluster->root->name() << "\n"
-                                            << codegen::print_kernel(k);
+  std::string how = "one thread";
+  if (launch.grid == 0) {
+    mod.fn<StridedFn>(r.name + "_host")(&sp, ops.data());
+  } else {
+    // The launcher's block shape (or the one asked for), on a small grid
+    // (grid-stride covers the rest).
+    HostLaunch l = launch;
+    if (l.bx == 0) {
+      const CudaReduceDims d = cuda_reduce_launch_dims(k, b.space, 1);
+      l = {std::min(d.grid, launch.grid), d.block_x, d.block_y};
+    }
+    how = "grid " + std::to_string(l.grid) + ", block (" + std::to_string(l.bx) + ", " + std::to_string(l.by) + ")";
+    mod.fn<ThreadedFn>(r.name + "_host")(l.grid, l.bx, l.by, &sp, ops.data());
+  }
+  EXPECT_EQ(mismatch(out, want, c.tol), "") << c.what << ": the kernel of " << r.cluster->root->name() << ", " << how
+                                            << "\n" << codegen::print_kernel(k);
+}
+
+// Threads: the warp's butterfly of shuffles, the block's __shared__ slots
+// and barriers, rows spread over threadIdx.y and blocks. Each kernel of the
+// cases but the long rows and columns (kernels with reduced dims only) with
+// the launcher's block shape on one block (rows grid-stride over
+// threadIdx.y), then with blocks of 2 warps a row (64, 1) on 2 blocks.
+bool kThreadedCase(const std::string& what) {
+  if (const char* only = std::getenv("KILN_THREADED_ONLY")) return what.rfind(only, 0) == 0;
+  return what.rfind("shape ", 0) != 0;  // long rows and columns: too many barriers for OS threads
+}
+
+TEST(CudaHostExecReduce, ThreadedBlocksMatchTheInterpreter) {
+  const std::vector<kiln::cuda_test::ReduceCase> cases = kiln::cuda_test::reduce_cases(false);
+  std::vector<std::map<const ir::Node*, ir::NodeRef>> nodes;
+  std::vector<codegen::Plan> plans;
+  plans.reserve(cases.size() * 16);
+  std::vector<ReduceRun> runs;
+  std::vector<std::pair<codegen::Kernel, std::string>> ks;
+  std::set<std::string> printed;
+  for (const kiln::cuda_test::ReduceCase& c : cases) {
+    nodes.push_back(nodes_of(c.outs));
+    if (!kThreadedCase(c.what)) continue;
+    for (const Tensor& o : c.outs) {
+      plans.push_back(codegen::partition({o.node()}));
+      ASSERT_LE(plans.size(), plans.capacity());
+      for (const codegen::Cluster& cl : plans.back().clusters) {
+        if (!cl.kernel.has_reduction()) continue;
+        const std::string name = cuda_kernel_name(cl.kernel);
+        runs.push_back({&c, &cl, name});
+        if (printed.insert(name).second) ks.emplace_back(cl.kernel, name);
+      }
+    }
+  }
+  HostModule mod(ks, "reduce_threads", true);
+  for (const HostLaunch& l : {HostLaunch{1, 0, 0}, HostLaunch{2, 64, 1}})
+    for (const ReduceRun& r : runs) run_reduce_kernel(mod, r, nodes[static_cast<std::size_t>(r.c - cases.data())], l);
+  std::printf("[ cuda ] threaded host run: %zu kernels, 2 launch shapes each\n", runs.size());
 }
 
 TEST(CudaHostExecReduce, EveryReductionKernelMatchesTheInterpreter) {
