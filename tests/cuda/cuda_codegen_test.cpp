@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/cuda/launch.hpp"
 #include "codegen/cuda/nvrtc.hpp"
 #include "codegen/cuda/print.hpp"
 #include "codegen/kernel.hpp"
@@ -28,6 +30,7 @@
 #include "ir/node.hpp"
 #include "kiln/kiln.hpp"
 #include "cuda/cuda_test_util.hpp"
+#include "runtime/cuda_driver.hpp"
 
 namespace {
 
@@ -184,6 +187,62 @@ TEST_P(CudaReduce, EveryReductionKernelCompilesForSm80AndSm90) {
 
 INSTANTIATE_TEST_SUITE_P(ReduceDTypes, CudaReduce, ::testing::ValuesIn(reduce_dtypes()),
                          [](const ::testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
+
+// On a GPU (or the driver's emulator; skipped without either): every
+// kernel of the reduction cases launched by CudaKernel (the launcher's
+// block shapes) against the interpreter, on the default stream and, for
+// every other kernel, on a stream of its own (run does not synchronise
+// then; the test does). NOT YET RUN ON A GPU: written without one.
+TEST(CudaReduceGpu, EveryReductionCaseMatchesTheInterpreter) {
+  if (!runtime::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  const Device g = Device::cuda(0);
+  const runtime::CudaDriver& d = runtime::cuda_driver();
+  runtime::cu::Stream stream = nullptr;
+  d.check(d.cuStreamCreate(&stream, 0), "cuStreamCreate");
+  FunctionOptions fo;
+  fo.backend = Backend::Interpreter;
+  fo.optimize = false;
+  int launches = 0;
+  for (const ReduceCase& c : reduce_cases(false)) {
+    for (const Tensor& o : c.outs) {
+      codegen::Plan plan = codegen::partition({o.node()});
+      // the graph's nodes by address, to evaluate a cluster's inputs
+      std::map<const ir::Node*, ir::NodeRef> nodes;
+      std::vector<ir::NodeRef> stack = {o.node()};
+      while (!stack.empty()) {
+        ir::NodeRef n = stack.back();
+        stack.pop_back();
+        if (nodes.emplace(n.get(), n).second)
+          for (const ir::NodeRef& in : n->inputs()) stack.push_back(in);
+      }
+      auto value_of = [&](const ir::Node* n) { return function(c.ins, {Tensor(nodes.at(n))}, fo)(c.args)[0]; };
+      for (const codegen::Cluster& cl : plan.clusters) {
+        codegen::cuda::CudaKernel k(cl.kernel, g);
+        std::vector<Array> dev;
+        for (const ir::Node* n : cl.inputs) dev.push_back(value_of(n).to(g));
+        const Array want = value_of(cl.root);
+        Array out = Array::empty(want.shape(), want.dtype(), g);
+        const bool on_stream = launches++ % 2 == 1;
+        k.run(dev, out, on_stream ? stream : nullptr);
+        if (on_stream) d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+        const std::vector<double> got = out.to(Device::cpu()).to_doubles(), w = want.to_doubles();
+        const double tol = is_float(want.dtype()) ? c.tol : 0;
+        for (std::size_t e = 0; e < w.size(); ++e) {
+          const bool ok = std::isnan(w[e])   ? std::isnan(got[e])
+                          : std::isinf(w[e]) ? got[e] == w[e]
+                                             : std::fabs(got[e] - w[e]) <= tol * std::max(1.0, std::fabs(w[e]));
+          if (!ok) {
+            ADD_FAILURE() << c.what << ", the kernel of " << cl.root->name() << " at " << e << ": GPU " << got[e]
+                          << " vs interpreter " << w[e] << "\n" << print_kernel(cl.kernel);
+            break;
+          }
+        }
+      }
+    }
+  }
+  d.cuStreamDestroy(stream);
+  std::printf("[ cuda ] GPU: %d reduction-case kernels\n", launches);
+}
 
 // ---- golden sources ----
 

@@ -178,6 +178,22 @@ inline std::vector<ReduceCase> reduce_cases(bool every_axis) {
     cs.push_back({"kept-dim operand", {x3, c}, {reduce_data({2, 3, 4}, DType::F64, 1), reduce_data({4}, DType::F64, 2)},
                   {sum(x3, 1) * c}, 1e-12});
   }
+  // rows of 700 (a block of 128 threads a row) and 2100 (256), all lanes
+  // of every warp busy; argmax/argmin on few distinct values (ties)
+  for (DType t : {DType::F32, DType::F16, DType::F64, DType::I32, DType::U8, DType::Bool}) {
+    Tensor x = matrix("x", t);
+    std::vector<Tensor> outs = {max(x, 1), argmax(x, 1), argmin(x, Axes{}, false), min(x, 0), argmax(x, 0, true)};
+    if (t == DType::Bool) {
+      outs.push_back(any(x, 1));
+      outs.push_back(all(x));
+    } else {
+      outs.push_back(sum(x, 1));
+      outs.push_back(sum(x));
+    }
+    if (is_float(t)) outs.push_back(softmax(x));
+    Array xv = is_float(t) ? Array::randint({3, 700}, -3, 4, DType::I64, 11).astype(t) : reduce_data({3, 700}, t, 11);
+    cs.push_back({"long rows " + std::string(dtype_name(t)), {x}, {xv}, outs, reduce_tol(t) * 8});
+  }
   // long rows and columns
   for (const Shape& s : {Shape{300, 300}, Shape{3, 1100}, Shape{1, 70000}, Shape{70000, 1}}) {
     Tensor x = matrix("x", DType::F32);
