@@ -172,8 +172,8 @@ TEST_P(CudaReduce, EveryReductionKernelCompilesForSm80AndSm90) {
   std::vector<Kernel> ks;
   for (const ReduceCase& c : reduce_cases(true)) {
     if (c.args.at(0).dtype() != t) continue;
-    for (const Tensor& o : c.outs)
-      for (Kernel& k : kernels_of({o})) ks.push_back(std::move(k));
+    for (const std::vector<ir::NodeRef>& roots : plan_roots(c))
+      for (codegen::Cluster& cl : codegen::partition(roots).clusters) ks.push_back(std::move(cl.kernel));
   }
   std::size_t reductions = 0;
   for (const Kernel& k : ks) reductions += k.has_reduction();
@@ -204,11 +204,11 @@ TEST(CudaReduceGpu, EveryReductionCaseMatchesTheInterpreter) {
   fo.optimize = false;
   int launches = 0;
   for (const ReduceCase& c : reduce_cases(false)) {
-    for (const Tensor& o : c.outs) {
-      codegen::Plan plan = codegen::partition({o.node()});
+    for (const std::vector<ir::NodeRef>& roots : plan_roots(c)) {
+      codegen::Plan plan = codegen::partition(roots);
       // the graph's nodes by address, to evaluate a cluster's inputs
       std::map<const ir::Node*, ir::NodeRef> nodes;
-      std::vector<ir::NodeRef> stack = {o.node()};
+      std::vector<ir::NodeRef> stack = roots;
       while (!stack.empty()) {
         ir::NodeRef n = stack.back();
         stack.pop_back();

@@ -61,7 +61,19 @@ struct ReduceCase {
   std::vector<Array> args;
   std::vector<Tensor> outs;
   double tol = 0;  // relative, float results; integers, bools and indices exact
+  bool one_plan = false;  // the outputs partitioned together (else each on its own)
 };
+
+// The root sets to partition for a case: each output alone, or all together.
+inline std::vector<std::vector<ir::NodeRef>> plan_roots(const ReduceCase& c) {
+  std::vector<std::vector<ir::NodeRef>> rs;
+  if (c.one_plan) rs.emplace_back();
+  for (const Tensor& o : c.outs) {
+    if (!c.one_plan) rs.emplace_back();
+    rs.back().push_back(o.node());
+  }
+  return rs;
+}
 
 using ReduceFn = Tensor (*)(const Tensor&, const Axes&, bool, Loc);
 struct ReduceOp {
@@ -199,6 +211,16 @@ inline std::vector<ReduceCase> reduce_cases(bool every_axis) {
     Tensor x = matrix("x", DType::F32);
     cs.push_back({"shape " + std::to_string(s[0]) + "x" + std::to_string(s[1]), {x}, {reduce_data(s, DType::F32, 4)},
                   {sum(x, 0), max(x, 0), mean(x, 0, true), softmax(x), sum(x, -1), softmax(x, 0)}, 1e-4});
+  }
+  // keepdims sums that are outputs, read by kernels over the sums' space
+  // whose reduced dims hold no reduction (one plan)
+  {
+    Tensor x = matrix("x", DType::F32), c = vector("c", DType::F32);
+    Tensor r = sum(x, 1, true), k = sum(x, 0, true);
+    ReduceCase sq{"squeezed", {x, c}, {reduce_data({5, 5}, DType::F32, 1), reduce_data({5}, DType::F32, 2)},
+                  {r, squeeze(r, Axes{1}) * 2 + c, k, squeeze(k, Axes{0}) - 1}, 1e-5};
+    sq.one_plan = true;
+    cs.push_back(std::move(sq));
   }
   // empty rows: sum 0, prod 1, mean NaN, any false, all true
   for (const Shape& s : {Shape{0, 4}, Shape{3, 0}}) {
