@@ -1,4 +1,4 @@
-// Running one elementwise kernel on a CUDA device: print, compile for the
+// Running one kernel (elementwise or with reductions) on a CUDA device: print, compile for the
 // device's architecture (NVRTC, cached), load the cubin with the driver
 // (dlopen'ed, runtime/cuda_driver.hpp), launch with the ABI of abi.hpp.
 //
