@@ -514,7 +514,9 @@ void run_reduce_kernel(const HostModule& mod, const ReduceRun& r, const std::map
     HostLaunch l = launch;
     if (l.bx == 0) {
       const CudaReduceDims d = cuda_reduce_launch_dims(k, b.space, 1);
-      l = {std::min(d.grid, launch.grid), d.block_x, d.block_y};
+      // Fewer rows a block than the launcher's 8 or 256 (the same code;
+      // every waiting fiber is resumed at each barrier, so 256 are slow).
+      l = {std::min(d.grid, launch.grid), d.block_x, std::min(d.block_y, d.block_x == 1 ? 16u : 2u)};
     }
     how = "grid " + std::to_string(l.grid) + ", block (" + std::to_string(l.bx) + ", " + std::to_string(l.by) + ")";
     mod.fn<ThreadedFn>(r.name + "_host")(l.grid, l.bx, l.by, &sp, ops.data());
@@ -526,9 +528,10 @@ void run_reduce_kernel(const HostModule& mod, const ReduceRun& r, const std::map
 
 // Threads: the warp's butterfly of shuffles, the block's __shared__ slots
 // and barriers, rows spread over threadIdx.y and blocks. Each kernel of the
-// cases but the long rows and columns (kernels with reduced dims only) with
-// the launcher's block shape on one block (rows grid-stride over
-// threadIdx.y), then with blocks of 2 warps a row (64, 1) on 2 blocks.
+// cases but the 70000-row ones (kernels with reduced dims only) with the
+// launcher's block shape on one block (rows grid-stride over threadIdx.y;
+// at most 2 warp rows or 16 thread rows a block), then with blocks of 2
+// warps a row (64, 1) on 2 blocks.
 bool kThreadedCase(const std::string& what) {
   if (const char* only = std::getenv("KILN_THREADED_ONLY")) return what.rfind(only, 0) == 0;
   return what.rfind("shape ", 0) != 0;  // 70000 rows of shuffles: minutes of fiber switches
