@@ -43,55 +43,68 @@ void CudaKernel::run(const std::vector<Array>& inputs, const Array& out, void* s
                                                                          << kernel_.num_inputs());
   const runtime::CudaDriver& d = runtime::cuda_driver();
   runtime::cuda_device(device_, "CUDA kernel");  // its context current on this thread
-  const int rank = kernel_.rank;
-  KILN_CHECK(out.ndim() == rank, "CudaKernel::run: output of rank " << out.ndim() << " for a rank-" << rank << " kernel");
-  const std::vector<std::int64_t> shape = out.shape();
 
-  // Each operand's element-0 pointer and strides over the iteration space.
+  // Each operand's element-0 pointer, shape and strides.
   std::vector<const void*> data;
-  std::vector<std::vector<std::int64_t>> strides;
+  std::vector<std::vector<std::int64_t>> shapes, strides;
   auto add = [&](const Array& a, const KernelOperand& o) {
     if (a.device() != device_)
       throw Error("CUDA kernel: an operand lives on " + a.device().str() + ", the kernel on " + device_.str());
     if (a.dtype() != o.dtype)
       throw Error("CUDA kernel: an operand of dtype " + std::string(dtype_name(a.dtype())) + " where " +
                   std::string(dtype_name(o.dtype)) + " is expected");
-    const auto pad = rank - static_cast<int>(a.ndim());
-    KILN_CHECK(pad >= 0, "an operand of higher rank than the kernel");
-    std::vector<std::int64_t> s(static_cast<std::size_t>(rank), 0);
-    for (int dim = pad; dim < rank; ++dim)
-      if (!o.broadcast[static_cast<std::size_t>(dim)]) s[static_cast<std::size_t>(dim)] = a.strides()[static_cast<std::size_t>(dim - pad)];
+    KILN_CHECK(static_cast<int>(a.ndim()) <= kernel_.rank, "an operand of higher rank than the kernel");
     data.push_back(a.buffer()->data + a.offset() * static_cast<std::int64_t>(dtype_size(a.dtype())));
-    strides.push_back(std::move(s));
+    shapes.push_back(a.shape());
+    strides.push_back(a.strides());
   };
   for (std::size_t i = 0; i < inputs.size(); ++i) add(inputs[i], kernel_.operands[i]);
   add(out, kernel_.output());
-
-  const KilnCudaSpace space = cuda_space(shape);
-  if (space.numel == 0) return;
-  last_vec_ = vec_ && cuda_vec_applies(kernel_, src_, shape, data, strides);
+  if (!kernel_.has_reduction())
+    KILN_CHECK(out.ndim() == kernel_.rank, "CudaKernel::run: output of rank " << out.ndim() << " for a rank-"
+                                                                             << kernel_.rank << " kernel");
+  const CudaBinding b = cuda_bind(kernel_, shapes, strides);
+  const KilnCudaSpace space = cuda_space(b.space);
+  // Nothing to write. (An empty reduction still writes its identity a row.)
+  if (out.size() == 0) return;
+  auto* s = static_cast<runtime::cu::Stream>(stream);
   std::vector<void*> params;
   std::vector<KilnCudaOperand> ops;
   std::vector<std::uintptr_t> ptrs;
-  std::int64_t numel = space.numel;
-  std::int64_t items = numel;
-  Function f = static_cast<Function>(strided_);
-  if (last_vec_) {
-    f = static_cast<Function>(vec_);
-    items = (numel + src_.vec_width - 1) / src_.vec_width;
-    for (const void* p : data) ptrs.push_back(reinterpret_cast<std::uintptr_t>(p));
-    params.push_back(&numel);
-    for (std::uintptr_t& p : ptrs) params.push_back(&p);
-  } else {
-    for (std::size_t o = 0; o < data.size(); ++o) ops.push_back(cuda_operand(const_cast<void*>(data[o]), strides[o]));
+  auto strided_params = [&] {
+    for (std::size_t o = 0; o < data.size(); ++o) ops.push_back(cuda_operand(const_cast<void*>(data[o]), b.strides[o]));
     params.push_back(const_cast<KilnCudaSpace*>(&space));
     for (KilnCudaOperand& o : ops) params.push_back(&o);
+  };
+  if (src_.reduction) {
+    last_vec_ = false;
+    strided_params();
+    const CudaReduceDims dims = cuda_reduce_launch_dims(kernel_, b.space, multiprocessors_);
+    d.check(d.cuLaunchKernel(static_cast<Function>(strided_), dims.grid, 1, 1, dims.block_x, dims.block_y, 1, 0, s,
+                             params.data(), nullptr),
+            "cuLaunchKernel " + src_.name);
+  } else {
+    last_vec_ = vec_ && cuda_vec_applies(kernel_, src_, b.space, data, b.strides);
+    std::int64_t numel = space.numel;
+    std::int64_t items = numel;
+    Function f = static_cast<Function>(strided_);
+    if (last_vec_) {
+      f = static_cast<Function>(vec_);
+      items = (numel + src_.vec_width - 1) / src_.vec_width;
+      for (const void* p : data) ptrs.push_back(reinterpret_cast<std::uintptr_t>(p));
+      params.push_back(&numel);
+      for (std::uintptr_t& p : ptrs) params.push_back(&p);
+    } else {
+      strided_params();
+    }
+    const CudaLaunchDims dims = cuda_launch_dims(items, multiprocessors_);
+    d.check(d.cuLaunchKernel(f, dims.grid, 1, 1, dims.block, 1, 1, 0, s, params.data(), nullptr),
+            "cuLaunchKernel " + src_.name);
   }
-  const CudaLaunchDims dims = cuda_launch_dims(items, multiprocessors_);
-  d.check(d.cuLaunchKernel(f, dims.grid, 1, 1, dims.block, 1, 1, 0, static_cast<runtime::cu::Stream>(stream),
-                           params.data(), nullptr),
-          "cuLaunchKernel " + src_.name);
-  if (!stream) d.check(d.cuCtxSynchronize(), "running " + src_.name);
+  // A null stream: synchronous, as the device allocator assumes today. A
+  // caller's stream: the caller synchronises (cuLaunchKernel has copied the
+  // parameters, so nothing here needs to outlive the call).
+  if (!s) d.check(d.cuCtxSynchronize(), "running " + src_.name);
 }
 
 }  // namespace kiln::codegen::cuda

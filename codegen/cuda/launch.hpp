@@ -1,10 +1,10 @@
-// Running one elementwise kernel on a CUDA device: print, compile for the
+// Running one kernel (elementwise or with reductions) on a CUDA device: print, compile for the
 // device's architecture (NVRTC, cached), load the cubin with the driver
 // (dlopen'ed, runtime/cuda_driver.hpp), launch with the ABI of abi.hpp.
 //
-// Synchronous today (the default stream, synchronised after each launch),
-// like the device allocator assumes; a stream per function call comes with
-// the CUDA executor. Not yet run on a GPU: tests/cuda/cuda_gpu_test.cpp is
+// Synchronous with a null stream (the default stream, synchronised after
+// the launch), as the device allocator assumes; with a caller's stream the
+// launch is asynchronous. Not yet run on a GPU: tests/cuda/cuda_gpu_test.cpp is
 // the first check, on a machine with one.
 #pragma once
 
@@ -30,10 +30,14 @@ class CudaKernel {
 
   // out = kernel(inputs...): arrays on this kernel's device, the inputs
   // broadcast to `out`'s shape as the kernel's operands say (an input of
-  // lower rank is left-padded), `out` of the output's dtype. Takes the
-  // contiguous entry when cuda_vec_applies, else the strided one.
-  // On `stream` (a CUstream) without synchronising; with none, on the
-  // default stream, synchronised.
+  // lower rank is left-padded, or placed by the operand's `axes`), `out` of
+  // the output's dtype and of the cluster's output shape (a reduction's,
+  // keepdims or not). Elementwise: the contiguous entry when
+  // cuda_vec_applies, else the strided one; a reduction kernel: its entry
+  // with cuda_reduce_launch_dims. `stream`: a CUstream to launch on, and
+  // then nothing is synchronised (the caller synchronises before reading
+  // `out` or freeing an operand); null: the default stream, synchronised
+  // before returning.
   void run(const std::vector<Array>& inputs, const Array& out, void* stream = nullptr) const;
 
   const CudaKernelSource& source() const { return src_; }

@@ -13,6 +13,7 @@ typedef unsigned char kiln_raw1;
 #define KILN_INF_D __longlong_as_double(0x7ff0000000000000LL)
 #define KILN_NAN_D __longlong_as_double(0x7ff8000000000000LL)
 #define KILN_D __device__ __forceinline__
+#define KILN_CUDA_REDUCE_MAX_BLOCK 256  // threads a block of a reduction entry (abi.hpp too)
 
 // f16 through the PTX conversions (round to nearest even); bf16 by hand,
 // as ml_dtypes rounds it (nearest even, NaN -> the quiet NaN 0x7fc0 with
@@ -138,6 +139,36 @@ template <class F> KILN_D long long kiln_f2i(F x, long long lo, long long hi) {
 KILN_FLOAT_HELPERS(float, f)
 KILN_FLOAT_HELPERS(double, )
 #undef KILN_FLOAT_HELPERS
+
+// Reduction folds (print.cpp's reduction entries). max/min: a NaN on either
+// side wins and -0 < +0 (the CPU backend's llvm.maximum/minimum), so a fold
+// in any order gives the same value.
+template <class T> KILN_D T kiln_fold_max(T a, T b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  if (a == b) return signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+template <class T> KILN_D T kiln_fold_min(T a, T b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  if (a == b) return signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+// argmax (mx) / argmin: does (v, i) beat the best (bv, bi) so far? A NaN
+// beats any number, then the extreme value, and on ties the lower index:
+// a total order, so the first NaN or the first extreme wins whatever the
+// order the pairs are folded in (the interpreter's sequential rule).
+template <class T> KILN_D bool kiln_arg_beats_f(bool mx, T v, long long i, T bv, long long bi) {
+  const bool vn = v != v, bn = bv != bv;
+  if (vn || bn) return vn && (!bn || i < bi);
+  if (v == bv) return i < bi;
+  return mx ? v > bv : v < bv;
+}
+template <class T> KILN_D bool kiln_arg_beats_i(bool mx, T v, long long i, T bv, long long bi) {
+  if (v == bv) return i < bi;
+  return mx ? v > bv : v < bv;
+}
 
 // digamma (CUDA has none): the interpreter's poles and limits; reflection
 // psi(x) = psi(1 - x) - pi cot(pi x) for x < 0, the recurrence

@@ -294,7 +294,7 @@ bool none_broadcast(const KernelOperand& o) {
 // The contiguous entry's vector width, 0 when the kernel has none: every
 // input iterated or a scalar, 16 bytes of the widest iterated operand.
 int vec_width(const Kernel& k) {
-  if (k.rank == 0) return 0;
+  if (k.rank == 0 || k.has_reduction()) return 0;
   std::size_t widest = 0;
   for (const KernelOperand& o : k.operands) {
     if (none_broadcast(o)) widest = std::max(widest, dtype_size(o.dtype));
@@ -304,6 +304,310 @@ int vec_width(const Kernel& k) {
   return static_cast<int>(16 / widest);
 }
 
+// A constant's or an op's value from the values vI of its arguments (the
+// element function and the reduction entry print the same expressions).
+std::string expr_value(const Kernel& k, const KernelExpr& e) {
+  if (e.kind == KernelExpr::Kind::Const)
+    return is_float(e.dtype) ? float_literal(e.dtype, e.fvalue) : int_literal(e.dtype, e.ivalue);
+  KILN_CHECK(e.kind == KernelExpr::Kind::Op, "expr_value of a load or a reduction");
+  std::vector<std::string> args;
+  for (int a : e.args) args.push_back("v" + std::to_string(a));
+  const DType from = operand_dtype(k, e);
+  std::string v;
+  if (e.op == OpCode::Where) v = "(" + args[0] + " ? " + args[1] + " : " + args[2] + ")";
+  else v = is_float(from) ? float_op(e, from, args) : integer_op(e, from, args);
+  // f16/bf16 are computed in f32 and rounded after every op.
+  if (e.dtype == DType::F16) v = "kiln_round_f16(" + v + ")";
+  else if (e.dtype == DType::BF16) v = "kiln_round_bf16(" + v + ")";
+  return v;
+}
+
+// ---- reduction kernels (docs/cuda.md, "Reduction kernels") ----
+
+bool is_arg(const KernelExpr& e) { return e.op == OpCode::Argmax || e.op == OpCode::Argmin; }
+
+// An accumulator's start (the CPU backend's acc_init): argmax/argmin's best
+// value starts at the worst one and its index at 0, which is also the answer
+// when nothing beats it (a row of -inf, an empty row).
+std::string acc_init(const KernelExpr& e, DType t) {
+  if (is_float(t)) {
+    const std::string T = compute_type(t), inf = t == DType::F64 ? "KILN_INF_D" : "KILN_INF_F";
+    switch (e.op) {
+      case OpCode::Prod: return "(" + T + ")1";
+      case OpCode::Max: case OpCode::Argmax: return "(-" + inf + ")";
+      case OpCode::Min: case OpCode::Argmin: return inf;
+      default: return "(" + T + ")0";
+    }
+  }
+  if (t == DType::Bool) {
+    switch (e.op) {
+      case OpCode::All: case OpCode::Min: case OpCode::Argmin: case OpCode::Prod: return "true";
+      default: return "false";
+    }
+  }
+  const auto [lo, hi] = int_range(t);
+  switch (e.op) {
+    case OpCode::Prod: return int_literal(t, 1);
+    case OpCode::Max: case OpCode::Argmax: return int_literal(t, lo);
+    case OpCode::Min: case OpCode::Argmin: return int_literal(t, hi);
+    default: return int_literal(t, 0);
+  }
+}
+
+// acc (op) v in the accumulator's type `t`: integers wrap; max/min as the
+// CPU's llvm.maximum/minimum (NaN wins, -0 < +0).
+std::string fold(const KernelExpr& e, DType t, const std::string& a, const std::string& b) {
+  if (is_float(t)) {
+    switch (e.op) {
+      case OpCode::Sum: case OpCode::Mean: return "(" + a + " + " + b + ")";
+      case OpCode::Prod: return "(" + a + " * " + b + ")";
+      case OpCode::Max: return "kiln_fold_max(" + a + ", " + b + ")";
+      case OpCode::Min: return "kiln_fold_min(" + a + ", " + b + ")";
+      default: break;
+    }
+  } else {
+    switch (e.op) {
+      case OpCode::Sum: return "kiln_add(" + a + ", " + b + ")";
+      case OpCode::Prod: return "kiln_mul(" + a + ", " + b + ")";
+      case OpCode::Max: return "(" + a + " > " + b + " ? " + a + " : " + b + ")";
+      case OpCode::Min: return "(" + a + " < " + b + " ? " + a + " : " + b + ")";
+      case OpCode::All: return "(" + a + " && " + b + ")";
+      case OpCode::Any: return "(" + a + " || " + b + ")";
+      default: break;
+    }
+  }
+  throw Error("CUDA backend: no reduction " + std::string(ir::op_name(e.op)) + " of " + std::string(dtype_name(t)));
+}
+
+// argmax/argmin's test: does (v, i) beat (bv, bi)?
+std::string arg_beats(const KernelExpr& e, DType t, const std::string& v, const std::string& i, const std::string& bv,
+                      const std::string& bi) {
+  return std::string(is_float(t) ? "kiln_arg_beats_f(" : "kiln_arg_beats_i(") +
+         (e.op == OpCode::Argmax ? "true, " : "false, ") + v + ", " + i + ", " + bv + ", " + bi + ")";
+}
+
+// The value of lane (this lane ^ o): shuffles exist for 32- and 64-bit types.
+std::string shfl_xor(DType t, const std::string& v) {
+  const std::string T = compute_type(t);
+  if (T == "float" || T == "double" || T == "long long") return "__shfl_xor_sync(0xffffffffu, " + v + ", o)";
+  return "(" + T + ")__shfl_xor_sync(0xffffffffu, (int)" + v + ", o)";
+}
+
+// The reduction's value from its accumulator `a` (the CPU's finish): mean
+// divides by the count (0/0 = NaN for an empty row); f16/bf16 round once.
+std::string finish(const KernelExpr& e, DType t, const std::string& a) {
+  std::string v = a;
+  if (is_float(t)) {
+    if (e.op == OpCode::Mean) v = "(" + a + " / (" + compute_type(t) + ")n)";
+    if (e.dtype == DType::F16) v = "kiln_round_f16(" + v + ")";
+    else if (e.dtype == DType::BF16) v = "kiln_round_bf16(" + v + ")";
+  }
+  if (std::string(compute_type(e.dtype)) != compute_type(t)) v = "(" + std::string(compute_type(e.dtype)) + ")" + v;
+  return v;
+}
+
+// The entry of a kernel with reduced dims. Rows (one index of the kept
+// dims) are spread over blockIdx.x and threadIdx.y, grid-stride; the
+// blockDim.x threads of a row split its reduced elements (flat C-order
+// index j over the reduced dims, thread t taking j = t, t + blockDim.x, ...)
+// and fold their accumulators: a butterfly within the warp, then one slot a
+// warp in __shared__ memory folded in warp order. Phase p of
+// kernel_phases() is one pass over the row; its reductions' values are
+// known to every thread of the row after it.
+std::string reduction_entry(const Kernel& k, const std::string& name) {
+  const KernelPhases ph = kernel_phases(k);
+  const std::size_t nin = k.num_inputs(), nops = k.operands.size(), nx = k.body.size();
+  const DType out = k.output().dtype;
+  std::vector<int> kept, red;
+  for (int d = 0; d < k.rank; ++d) (k.reduced[static_cast<std::size_t>(d)] ? red : kept).push_back(d);
+  auto num = [](std::size_t i) { return std::to_string(i); };
+  auto opnd = [&](std::size_t o) { return o < nin ? "in" + num(o) : std::string("out"); };
+  auto ptr = [&](std::size_t o) { return o < nin ? "p" + num(o) : std::string("po"); };
+  auto roff = [&](std::size_t o) { return o < nin ? "r" + num(o) : std::string("ro"); };
+  auto eoff = [&](std::size_t o) { return o < nin ? "e" + num(o) : std::string("eo"); };
+  auto moves = [&](std::size_t o, int d) { return !k.operands[o].broadcast[static_cast<std::size_t>(d)]; };
+  auto in_t = [&](std::size_t i) { return operand_dtype(k, k.body[i]); };
+  auto acc_t = [&](std::size_t i) { return std::string(compute_type(in_t(i))); };
+  auto v = [&](std::size_t i) { return "v" + num(i); };
+  auto decl = [&](std::size_t i, const std::string& val) {
+    return "const " + std::string(compute_type(k.body[i].dtype)) + " " + v(i) + " = " + val + ";";
+  };
+
+  // offsets name(o) = base(o) + the index `idx` split over `dims` (C order)
+  // times operand o's strides, for the operands `ops`.
+  auto split = [&](const std::string& ind, const std::string& idx, const std::vector<int>& dims,
+                   const std::vector<std::size_t>& ops, auto&& name, auto&& base, const std::string& q) {
+    std::string t;
+    if (ops.empty()) return t;
+    t += ind + "long long";
+    for (std::size_t a = 0; a < ops.size(); ++a) t += (a ? ", " : " ") + name(ops[a]) + " = " + base(ops[a]);
+    t += ";\n";
+    int lo = -1;  // the outermost dim along which an operand moves
+    for (std::size_t i = 0; i < dims.size() && lo < 0; ++i)
+      for (std::size_t o : ops)
+        if (moves(o, dims[i])) lo = static_cast<int>(i);
+    if (lo < 0) return t;
+    const bool one = dims.size() == 1;
+    if (!one) t += ind + "long long " + q + " = " + idx + ";\n";
+    for (int i = static_cast<int>(dims.size()) - 1; i >= lo; --i) {
+      const std::string sh = "space.shape[" + std::to_string(dims[static_cast<std::size_t>(i)]) + "]";
+      std::string adds;
+      const std::string c = one ? idx : i == 0 ? q : "(" + q + " % " + sh + ")";
+      for (std::size_t o : ops)
+        if (moves(o, dims[static_cast<std::size_t>(i)]))
+          adds += " " + name(o) + " += " + c + " * " + opnd(o) + ".strides[" + std::to_string(dims[static_cast<std::size_t>(i)]) + "];";
+      if (!adds.empty()) t += ind + adds.substr(1) + "\n";
+      if (i > lo) t += ind + q + " /= " + sh + ";\n";
+    }
+    return t;
+  };
+
+  std::vector<std::size_t> reds;
+  for (std::size_t i = 0; i < nx; ++i)
+    if (k.body[i].kind == KernelExpr::Kind::Reduce) reds.push_back(i);
+  std::vector<char> loaded(nin, 0);
+  for (const KernelExpr& e : k.body)
+    if (e.kind == KernelExpr::Kind::Load) loaded[static_cast<std::size_t>(e.operand)] = 1;
+
+  std::string s = "extern \"C\" __global__ void __launch_bounds__(KILN_CUDA_REDUCE_MAX_BLOCK) " + name + "(KilnCudaSpace space";
+  for (std::size_t o = 0; o < nops; ++o) s += ", KilnCudaOperand " + opnd(o);
+  s += ") {\n";
+  // One slot a warp per accumulator, for the block-wide fold.
+  for (std::size_t i : reds) {
+    s += "  __shared__ " + acc_t(i) + " s" + num(i) + "[KILN_CUDA_REDUCE_MAX_BLOCK / 32];\n";
+    if (is_arg(k.body[i])) s += "  __shared__ long long sx" + num(i) + "[KILN_CUDA_REDUCE_MAX_BLOCK / 32];\n";
+  }
+  std::vector<std::size_t> used;  // the operands read or written
+  for (std::size_t o = 0; o < nops; ++o) {
+    if (o < nin && !loaded[o]) continue;
+    used.push_back(o);
+    const std::string mt = mem_type(k.operands[o].dtype);
+    if (o < nin) s += "  const " + mt + "* p" + num(o) + " = (const " + mt + "*)in" + num(o) + ".data;\n";
+    else s += "  " + mt + "* po = (" + mt + "*)out.data;\n";
+  }
+  auto product = [&](const std::vector<int>& dims) {
+    std::string p;
+    for (int d : dims) p += (p.empty() ? "" : " * ") + std::string("space.shape[") + std::to_string(d) + "]";
+    return p.empty() ? std::string("1") : p;
+  };
+  s += "  const long long rows = " + product(kept) + ";\n";
+  if (ph.num_phases > 0) s += "  const long long n = " + product(red) + ";  // elements a row\n";
+  s += "  for (long long row = (long long)blockIdx.x * blockDim.y + threadIdx.y; row < rows;\n"
+       "       row += (long long)gridDim.x * blockDim.y) {\n";
+  s += split("    ", "row", kept, used, roff, [](std::size_t) { return std::string("0"); }, "rq");
+  const std::string I = "    ";
+  for (std::size_t i = 0; i < nx; ++i) {  // per-row values known before the first pass
+    const KernelExpr& e = k.body[i];
+    if (!e.row || ph.phase[i] != 0) continue;
+    const std::size_t o = static_cast<std::size_t>(e.operand);
+    s += I + decl(i, e.kind == KernelExpr::Kind::Load ? load(e.dtype, ptr(o) + "[" + roff(o) + "]") : expr_value(k, e)) + "\n";
+  }
+  for (int p = 0; p < ph.num_phases; ++p) {
+    std::vector<std::size_t> rs;
+    for (std::size_t i : reds)
+      if (ph.phase[static_cast<std::size_t>(k.body[i].args[0])] == p) rs.push_back(i);
+    const bool stores = !k.body.back().row && p == ph.num_phases - 1;
+    // The per-element values this pass needs.
+    std::vector<char> need(nx, 0);
+    for (std::size_t i : rs) need[static_cast<std::size_t>(k.body[i].args[0])] = 1;
+    if (stores) need[nx - 1] = 1;
+    for (std::size_t i = nx; i-- > 0;)
+      if (need[i] && !k.body[i].row)
+        for (int a : k.body[i].args) need[static_cast<std::size_t>(a)] |= !k.body[static_cast<std::size_t>(a)].row;
+    std::vector<std::size_t> eops;
+    for (std::size_t i = 0; i < nx; ++i)
+      if (need[i] && !k.body[i].row && k.body[i].kind == KernelExpr::Kind::Load) {
+        const std::size_t o = static_cast<std::size_t>(k.body[i].operand);
+        if (std::find(eops.begin(), eops.end(), o) == eops.end()) eops.push_back(o);
+      }
+    std::sort(eops.begin(), eops.end());
+    if (stores) eops.push_back(nops - 1);
+    s += I + "// pass " + std::to_string(p) + (rs.empty() ? "" : ": the reductions %") ;
+    for (std::size_t a = 0; a < rs.size(); ++a) s += (a ? ", %" : "") + num(rs[a]);
+    s += stores ? (rs.empty() ? ": the store" : "; the store") : "";
+    s += "\n";
+    for (std::size_t i : rs) {
+      s += I + acc_t(i) + " a" + num(i) + " = " + acc_init(k.body[i], in_t(i)) + ";\n";
+      if (is_arg(k.body[i])) s += I + "long long x" + num(i) + " = 0;\n";
+    }
+    s += I + "for (long long j = threadIdx.x; j < n; j += blockDim.x) {\n";
+    const std::string J = I + "  ";
+    s += split(J, "j", red, eops, eoff, roff, "eq");
+    for (std::size_t i = 0; i < nx; ++i) {
+      const KernelExpr& e = k.body[i];
+      if (!need[i] || e.row) continue;
+      const std::size_t o = static_cast<std::size_t>(e.operand);
+      s += J + decl(i, e.kind == KernelExpr::Kind::Load ? load(e.dtype, ptr(o) + "[" + eoff(o) + "]") : expr_value(k, e)) + "\n";
+    }
+    for (std::size_t i : rs) {
+      const KernelExpr& e = k.body[i];
+      const std::string a = "a" + num(i), x = v(static_cast<std::size_t>(e.args[0]));
+      if (is_arg(e)) s += J + "if (" + arg_beats(e, in_t(i), x, "j", a, "x" + num(i)) + ") { " + a + " = " + x + "; x" + num(i) + " = j; }\n";
+      else s += J + a + " = " + fold(e, in_t(i), a, x) + ";\n";
+    }
+    if (stores) s += J + "po[eo] = " + store(out, v(nx - 1)) + ";\n";
+    s += I + "}\n";
+    if (!rs.empty()) {
+      // Within the warp: a butterfly (every lane ends with the warp's value;
+      // the folds are commutative, so the lanes agree bit for bit).
+      s += I + "if (blockDim.x > 1) {\n";
+      s += I + "  for (int o = 16; o > 0; o >>= 1) {\n";
+      for (std::size_t i : rs) {
+        const KernelExpr& e = k.body[i];
+        const std::string a = "a" + num(i);
+        if (!is_arg(e)) {
+          s += I + "    { const " + acc_t(i) + " ov = " + shfl_xor(in_t(i), a) + "; " + a + " = " + fold(e, in_t(i), a, "ov") + "; }\n";
+          continue;
+        }
+        const std::string x = "x" + num(i);
+        s += I + "    {\n";
+        s += I + "      const " + acc_t(i) + " ov = " + shfl_xor(in_t(i), a) + ";\n";
+        s += I + "      const long long ox = __shfl_xor_sync(0xffffffffu, " + x + ", o);\n";
+        s += I + "      if (" + arg_beats(e, in_t(i), "ov", "ox", a, x) + ") { " + a + " = ov; " + x + " = ox; }\n";
+        s += I + "    }\n";
+      }
+      s += I + "  }\n";
+      s += I + "}\n";
+      // Across the block's warps: lane 0 of each writes its slot, every
+      // thread folds the slots in warp order.
+      s += I + "if (blockDim.x > 32) {\n";
+      s += I + "  if ((threadIdx.x & 31) == 0) {\n";
+      for (std::size_t i : rs) {
+        s += I + "    s" + num(i) + "[threadIdx.x >> 5] = a" + num(i) + ";\n";
+        if (is_arg(k.body[i])) s += I + "    sx" + num(i) + "[threadIdx.x >> 5] = x" + num(i) + ";\n";
+      }
+      s += I + "  }\n";
+      s += I + "  __syncthreads();\n";
+      for (std::size_t i : rs) {
+        s += I + "  a" + num(i) + " = s" + num(i) + "[0];\n";
+        if (is_arg(k.body[i])) s += I + "  x" + num(i) + " = sx" + num(i) + "[0];\n";
+      }
+      s += I + "  for (unsigned w = 1; w < blockDim.x / 32; ++w) {\n";
+      for (std::size_t i : rs) {
+        const KernelExpr& e = k.body[i];
+        const std::string a = "a" + num(i), sw = "s" + num(i) + "[w]";
+        if (!is_arg(e)) {
+          s += I + "    " + a + " = " + fold(e, in_t(i), a, sw) + ";\n";
+          continue;
+        }
+        const std::string x = "x" + num(i), sxw = "sx" + num(i) + "[w]";
+        s += I + "    if (" + arg_beats(e, in_t(i), sw, sxw, a, x) + ") { " + a + " = " + sw + "; " + x + " = " + sxw + "; }\n";
+      }
+      s += I + "  }\n";
+      s += I + "  __syncthreads();  // the slots are rewritten by the next row\n";
+      s += I + "}\n";
+    }
+    for (std::size_t i = 0; i < nx; ++i) {  // per-row values known after this pass
+      const KernelExpr& e = k.body[i];
+      if (!e.row || ph.phase[i] != p + 1) continue;
+      if (e.kind == KernelExpr::Kind::Reduce) s += I + decl(i, is_arg(e) ? "x" + num(i) : finish(e, in_t(i), "a" + num(i))) + "\n";
+      else s += I + decl(i, expr_value(k, e)) + "\n";
+    }
+  }
+  if (k.body.back().row) s += I + "if (threadIdx.x == 0) po[ro] = " + store(out, v(nx - 1)) + ";\n";
+  s += "  }\n}\n";
+  return s;
+}
 }  // namespace
 
 std::string cuda_kernel_name(const Kernel& k) {
@@ -319,16 +623,17 @@ std::string print_cuda_kernel_body(const Kernel& k, const std::string& name) {
   if (k.rank > KILN_CUDA_MAX_RANK)
     throw Error("CUDA backend: kernel " + name + " has rank " + std::to_string(k.rank) + ", above the " +
                 std::to_string(KILN_CUDA_MAX_RANK) + " the launch ABI holds");
-  if (k.has_reduction())
-    throw Error("CUDA backend: kernel " + name +
-                " has reductions; the CUDA printer handles elementwise kernels only so far");
-  for (const KernelOperand& o : k.operands)
-    if (!o.axes.empty())
-      throw Error("CUDA backend: kernel " + name + " maps an operand's dims onto its space (a reduction kernel)");
   // 4 KiB of parameters (the portable limit) at 72 bytes an operand.
   if (k.operands.size() > 48)
     throw Error("CUDA backend: kernel " + name + " has " + std::to_string(k.operands.size()) +
                 " operands, above the 48 its parameters hold");
+  if (k.has_reduction()) {
+    const std::string head = print_kernel(k);
+    return "\n// " + name + ": " + head.substr(0, head.find('\n')) + "\n" + reduction_entry(k, name);
+  }
+  for (const KernelOperand& o : k.operands)
+    if (!o.axes.empty())
+      throw Error("CUDA backend: kernel " + name + " maps an operand's dims onto its space (a reduction kernel)");
   const std::size_t nin = k.num_inputs();
   const DType out = k.output().dtype;
   std::string s = "\n// " + name + ": " + print_kernel(k).substr(0, print_kernel(k).find('\n')) + "\n";
@@ -338,26 +643,10 @@ std::string print_cuda_kernel_body(const Kernel& k, const std::string& name) {
   for (std::size_t i = 0; i < nin; ++i)
     s += (i ? ", " : "") + std::string(compute_type(k.operands[i].dtype)) + " a" + std::to_string(i);
   s += ") {\n";
-  std::vector<std::string> args;
   for (std::size_t i = 0; i < k.body.size(); ++i) {
     const KernelExpr& e = k.body[i];
-    std::string v;
-    switch (e.kind) {
-      case KernelExpr::Kind::Load: v = "a" + std::to_string(e.operand); break;
-      case KernelExpr::Kind::Reduce: KILN_UNREACHABLE("a reduction in an elementwise CUDA kernel");
-      case KernelExpr::Kind::Const: v = is_float(e.dtype) ? float_literal(e.dtype, e.fvalue) : int_literal(e.dtype, e.ivalue); break;
-      case KernelExpr::Kind::Op: {
-        args.clear();
-        for (int a : e.args) args.push_back("v" + std::to_string(a));
-        const DType from = operand_dtype(k, e);
-        if (e.op == OpCode::Where) v = "(" + args[0] + " ? " + args[1] + " : " + args[2] + ")";
-        else v = is_float(from) ? float_op(e, from, args) : integer_op(e, from, args);
-        // f16/bf16 are computed in f32 and rounded after every op.
-        if (e.dtype == DType::F16) v = "kiln_round_f16(" + v + ")";
-        else if (e.dtype == DType::BF16) v = "kiln_round_bf16(" + v + ")";
-        break;
-      }
-    }
+    KILN_CHECK(e.kind != KernelExpr::Kind::Reduce, "a reduction in an elementwise CUDA kernel");
+    const std::string v = e.kind == KernelExpr::Kind::Load ? "a" + std::to_string(e.operand) : expr_value(k, e);
     s += "  const " + std::string(compute_type(e.dtype)) + " v" + std::to_string(i) + " = " + v + ";\n";
   }
   s += "  return v" + std::to_string(k.body.size() - 1) + ";\n}\n";
@@ -450,6 +739,7 @@ std::string print_cuda_kernel_body(const Kernel& k, const std::string& name) {
 CudaKernelSource print_cuda_kernel(const Kernel& k, const std::string& name) {
   CudaKernelSource r;
   r.name = name;
+  r.reduction = k.has_reduction();
   r.vec_width = vec_width(k);
   if (r.vec_width > 0) r.vec_name = name + "_vec";
   r.body = print_cuda_kernel_body(k, name);
@@ -507,6 +797,61 @@ CudaLaunchDims cuda_launch_dims(std::int64_t items, int multiprocessors) {
   const std::int64_t cap = std::max<std::int64_t>(1, std::int64_t{32} * std::max(multiprocessors, 1));
   d.grid = static_cast<unsigned>(std::clamp<std::int64_t>(blocks, 1, cap));
   return d;
+}
+
+
+CudaBinding cuda_bind(const Kernel& k, const std::vector<std::vector<std::int64_t>>& shapes,
+                      const std::vector<std::vector<std::int64_t>>& strides) {
+  KILN_CHECK(shapes.size() == k.operands.size() && strides.size() == k.operands.size(), "cuda_bind: operand count");
+  const auto r = static_cast<std::size_t>(k.rank);
+  CudaBinding b;
+  b.space.assign(r, 1);
+  // Operand dim ax sits on space dim d: left-padded, or mapped by `axes`.
+  auto place = [&](std::size_t o, auto&& fn) {
+    const std::size_t q = shapes[o].size();
+    const KernelOperand& op = k.operands[o];
+    KILN_CHECK(q <= r && (op.axes.empty() || op.axes.size() == q), "cuda_bind: an operand of rank " << q);
+    for (std::size_t ax = 0; ax < q; ++ax) fn(op.axes.empty() ? r - q + ax : static_cast<std::size_t>(op.axes[ax]), ax);
+  };
+  const std::size_t out = k.operands.size() - 1;
+  place(out, [&](std::size_t d, std::size_t ax) { b.space[d] = shapes[out][ax]; });
+  // Along a reduced dim: the first input size there that is not 1.
+  for (std::size_t d = 0; d < r && k.has_reduction(); ++d) {
+    if (!k.reduced[d]) continue;
+    for (std::size_t o = 0; o < out && b.space[d] == 1; ++o)
+      place(o, [&](std::size_t d2, std::size_t ax) {
+        if (d2 == d && shapes[o][ax] != 1) b.space[d] = shapes[o][ax];
+      });
+  }
+  b.strides.assign(k.operands.size(), std::vector<std::int64_t>(r, 0));
+  for (std::size_t o = 0; o < k.operands.size(); ++o)
+    place(o, [&](std::size_t d, std::size_t ax) {
+      if (shapes[o][ax] == b.space[d] && !k.operands[o].broadcast[d]) b.strides[o][d] = strides[o][ax];
+    });
+  return b;
+}
+
+CudaReduceDims cuda_reduce_launch_dims(const Kernel& k, const std::vector<std::int64_t>& space, int multiprocessors) {
+  std::int64_t rows = 1, n = 1;
+  for (std::size_t d = 0; d < space.size(); ++d) (k.reduced[d] ? n : rows) *= space[d];
+  CudaReduceDims dims;
+  if (!k.inner_reduced() && (rows >= 8192 || n < 256)) {
+    // Inner dim kept (column sums): a thread a row, neighbouring threads on
+    // neighbouring elements of the innermost dim.
+    dims.block_x = 1;
+    dims.block_y = KILN_CUDA_REDUCE_MAX_BLOCK;
+  } else {
+    // A warp a row for short rows (8 a block), else a block of up to 256
+    // threads, about 8 elements a thread.
+    std::int64_t bx = 32;
+    while (bx < KILN_CUDA_REDUCE_MAX_BLOCK && bx * 8 < n) bx *= 2;
+    dims.block_x = static_cast<unsigned>(bx);
+    dims.block_y = bx == 32 ? KILN_CUDA_REDUCE_MAX_BLOCK / 32 : 1;
+  }
+  const std::int64_t blocks = (rows + dims.block_y - 1) / dims.block_y;
+  const std::int64_t cap = std::max<std::int64_t>(1, std::int64_t{32} * std::max(multiprocessors, 1));
+  dims.grid = static_cast<unsigned>(std::clamp<std::int64_t>(blocks, 1, cap));
+  return dims;
 }
 
 }  // namespace kiln::codegen::cuda

@@ -11,6 +11,12 @@
 //   - NAME: the strided entry (grid-stride loop, index → per-operand offsets);
 //   - NAME_vec: the contiguous entry with 128-bit loads and stores, when the
 //     kernel's broadcast pattern allows it (see abi.hpp).
+// A kernel with reduced dims instead has one entry NAME (same parameters):
+// rows over blockIdx.x/threadIdx.y, a row's elements over threadIdx.x, one
+// loop over the row per phase of kernel_phases(), the threads of a row
+// folded by warp shuffles and __shared__ slots a warp (abi.hpp; launch with
+// cuda_reduce_launch_dims). Its per-element values print with the same
+// expression printer as NAME_elem.
 // Several kernels may share one NVRTC program: print the prelude once and
 // each kernel's body (print_cuda_kernel_body) after it.
 //
@@ -35,7 +41,8 @@
 namespace kiln::codegen::cuda {
 
 struct CudaKernelSource {
-  std::string name;       // the strided entry (NAME)
+  std::string name;       // the strided entry (NAME), or a reduction kernel's only entry
+  bool reduction = false; // a kernel with reduced dims: launch with cuda_reduce_launch_dims
   std::string vec_name;   // the contiguous entry (NAME_vec), "" when there is none
   int vec_width = 0;      // elements per vector access of the contiguous entry
   std::string body;       // the kernel's text, without the prelude
@@ -46,9 +53,10 @@ struct CudaKernelSource {
 const std::string& cuda_prelude();
 
 // Prints `k` as CUDA C++ with entries named `name` (and name + "_vec").
-// `name` must be a C identifier. Kernels the printer cannot express (rank
-// above KILN_CUDA_MAX_RANK, too many operands for the parameter space) are a
-// kiln::Error naming the reason.
+// `name` must be a C identifier. Every kernel the partitioner builds
+// prints, elementwise or with reductions; kernels the ABI cannot hold (rank
+// above KILN_CUDA_MAX_RANK, more than 48 operands) are a kiln::Error naming
+// the reason.
 CudaKernelSource print_cuda_kernel(const Kernel& k, const std::string& name);
 
 // Just the kernel's own text (for programs holding several kernels).
@@ -82,5 +90,31 @@ struct CudaLaunchDims {
   unsigned block = 256;
 };
 CudaLaunchDims cuda_launch_dims(std::int64_t items, int multiprocessors);
+
+// The iteration space and each operand's strides over it (elements, 0 along
+// broadcast dims) for one launch, from the operands' own shapes and strides
+// (inputs, then the output; codegen/bind.cpp's rules): the space is the
+// output's shape placed on the kept dims, and along a reduced dim the
+// first input size there that is not 1.
+struct CudaBinding {
+  std::vector<std::int64_t> space;
+  std::vector<std::vector<std::int64_t>> strides;
+};
+CudaBinding cuda_bind(const Kernel& k, const std::vector<std::vector<std::int64_t>>& shapes,
+                      const std::vector<std::vector<std::int64_t>>& strides);
+
+// Grid and block of a reduction kernel's entry (abi.hpp): block (x, y, 1),
+// grid (grid, 1, 1). x threads share a row: 1, or a multiple of 32 up to
+// KILN_CUDA_REDUCE_MAX_BLOCK; y rows a block (1 when x > 32). Inner dim kept
+// with many rows or short columns: (1, 256), a thread a row. Otherwise a
+// warp a row (32, 8) for rows up to 256 elements, else (x, 1) with x the
+// power of two up to 256 giving about 8 elements a thread. Grid: enough
+// blocks for the rows, at most 32 per SM (grid-stride), at least one.
+struct CudaReduceDims {
+  unsigned grid = 1;
+  unsigned block_x = 1;
+  unsigned block_y = 1;
+};
+CudaReduceDims cuda_reduce_launch_dims(const Kernel& k, const std::vector<std::int64_t>& space, int multiprocessors);
 
 }  // namespace kiln::codegen::cuda

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/cuda/launch.hpp"
 #include "codegen/cuda/nvrtc.hpp"
 #include "codegen/cuda/print.hpp"
 #include "codegen/kernel.hpp"
@@ -29,6 +31,7 @@
 #include "ir/node.hpp"
 #include "kiln/kiln.hpp"
 #include "cuda/cuda_test_util.hpp"
+#include "runtime/cuda_driver.hpp"
 
 namespace {
 
@@ -156,6 +159,92 @@ TEST(Cuda, FusedBroadcastingAndRank0To4KernelsCompile) {
   std::printf("[ cuda ] fused/broadcast/rank 0..4: %zu kernels\n", compile_all(ks, "fused"));
 }
 
+// ---- reduction kernels ----
+
+// Every kernel of the reduction cases (tests/cuda/cuda_test_util.hpp: every
+// reduction op x dtype on inner, outer, middle, several and all axes, with
+// and without keepdims; fused producers and consumers; keepdims results
+// broadcast back; softmax, log_softmax and logsumexp; strided, broadcast
+// and reduced-shape operands) whose first input has dtype T, one program.
+class CudaReduce : public ::testing::TestWithParam<DType> {};
+
+TEST_P(CudaReduce, EveryReductionKernelCompilesForSm80AndSm90) {
+  const DType t = GetParam();
+  std::vector<Kernel> ks;
+  for (const ReduceCase& c : reduce_cases(true)) {
+    if (c.args.at(0).dtype() != t) continue;
+    for (const std::vector<ir::NodeRef>& roots : plan_roots(c))
+      for (codegen::Cluster& cl : codegen::partition(roots).clusters) ks.push_back(std::move(cl.kernel));
+  }
+  std::size_t reductions = 0;
+  for (const Kernel& k : ks) reductions += k.has_reduction();
+  EXPECT_GE(reductions, is_float(t) ? 40u : 10u);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::size_t distinct = compile_all(ks, "reduce_" + std::string(dtype_name(t)));
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[ cuda ] reductions %s: %zu distinct kernels, 2 archs, %.0f ms (%.1f ms per kernel and arch)\n",
+              std::string(dtype_name(t)).c_str(), distinct, ms, ms / (2.0 * static_cast<double>(distinct)));
+}
+
+INSTANTIATE_TEST_SUITE_P(ReduceDTypes, CudaReduce, ::testing::ValuesIn(reduce_dtypes()),
+                         [](const ::testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
+
+// On a GPU (or the driver's emulator; skipped without either): every
+// kernel of the reduction cases launched by CudaKernel (the launcher's
+// block shapes) against the interpreter, on the default stream and, for
+// every other kernel, on a stream of its own (run does not synchronise
+// then; the test does). NOT YET RUN ON A GPU: written without one.
+TEST(CudaReduceGpu, EveryReductionCaseMatchesTheInterpreter) {
+  if (!runtime::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  const Device g = Device::cuda(0);
+  const runtime::CudaDriver& d = runtime::cuda_driver();
+  runtime::cu::Stream stream = nullptr;
+  d.check(d.cuStreamCreate(&stream, 0), "cuStreamCreate");
+  FunctionOptions fo;
+  fo.backend = Backend::Interpreter;
+  fo.optimize = false;
+  int launches = 0;
+  for (const ReduceCase& c : reduce_cases(false)) {
+    for (const std::vector<ir::NodeRef>& roots : plan_roots(c)) {
+      codegen::Plan plan = codegen::partition(roots);
+      // the graph's nodes by address, to evaluate a cluster's inputs
+      std::map<const ir::Node*, ir::NodeRef> nodes;
+      std::vector<ir::NodeRef> stack = roots;
+      while (!stack.empty()) {
+        ir::NodeRef n = stack.back();
+        stack.pop_back();
+        if (nodes.emplace(n.get(), n).second)
+          for (const ir::NodeRef& in : n->inputs()) stack.push_back(in);
+      }
+      auto value_of = [&](const ir::Node* n) { return function(c.ins, {Tensor(nodes.at(n))}, fo)(c.args)[0]; };
+      for (const codegen::Cluster& cl : plan.clusters) {
+        codegen::cuda::CudaKernel k(cl.kernel, g);
+        std::vector<Array> dev;
+        for (const ir::Node* n : cl.inputs) dev.push_back(value_of(n).to(g));
+        const Array want = value_of(cl.root);
+        Array out = Array::empty(want.shape(), want.dtype(), g);
+        const bool on_stream = launches++ % 2 == 1;
+        k.run(dev, out, on_stream ? stream : nullptr);
+        if (on_stream) d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize");
+        const std::vector<double> got = out.to(Device::cpu()).to_doubles(), w = want.to_doubles();
+        const double tol = is_float(want.dtype()) ? c.tol : 0;
+        for (std::size_t e = 0; e < w.size(); ++e) {
+          const bool ok = std::isnan(w[e])   ? std::isnan(got[e])
+                          : std::isinf(w[e]) ? got[e] == w[e]
+                                             : std::fabs(got[e] - w[e]) <= tol * std::max(1.0, std::fabs(w[e]));
+          if (!ok) {
+            ADD_FAILURE() << c.what << ", the kernel of " << cl.root->name() << " at " << e << ": GPU " << got[e]
+                          << " vs interpreter " << w[e] << "\n" << print_kernel(cl.kernel);
+            break;
+          }
+        }
+      }
+    }
+  }
+  d.cuStreamDestroy(stream);
+  std::printf("[ cuda ] GPU: %d reduction-case kernels\n", launches);
+}
+
 // ---- golden sources ----
 
 // The body printed for `outs`' single kernel equals tests/data/cuda/NAME.cu
@@ -192,6 +281,28 @@ TEST(CudaGolden, IntegerFloorDivWithScalar) {
   // i64 floor division by a 0-d input (a scalar in the vec entry) and a shift.
   Tensor a = tensor("a", DType::I64, {"n", "m"}), s = tensor("s", DType::I64, {});
   expect_golden(left_shift(floor_div(a, s), a), "floordiv_shift_i64.cu");
+}
+
+TEST(CudaGolden, HalfRowSumOfSquares) {
+  // f16 in, a per-row output (keepdims=false: the output's dims mapped
+  // onto the kept one): f32 accumulator, rounded to f16 once; the product
+  // rounded to f16 before it is summed.
+  Tensor x = tensor("x", DType::F16, {"n", "m"});
+  expect_golden(sum(x * x, 1), "row_sum_sq_f16.cu");
+}
+
+TEST(CudaGolden, RowSoftmax) {
+  // Three passes over a row: max, sum of exp, store; the max and the sum
+  // folded across the warp's lanes and the block's warps.
+  Tensor x = tensor("x", DType::F32, {"n", "m"});
+  expect_golden(softmax(x), "softmax_f32.cu");
+}
+
+TEST(CudaGolden, ColumnArgmin) {
+  // The innermost dim kept: rows along it; argmin's value and index folded
+  // as a pair (ties to the lower index).
+  Tensor x = tensor("x", DType::I32, {"n", "m"});
+  expect_golden(argmin(x, 0), "column_argmin_i32.cu");
 }
 
 // ---- the contiguous entry ----
@@ -280,6 +391,70 @@ TEST(Cuda, KernelsAboveTheAbiRankAreRejected) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("rank 9"), std::string::npos) << e.what();
   }
+}
+
+TEST(Cuda, ReductionKernelsTheAbiCannotHoldAreRejected) {
+  // rank 9
+  std::vector<DimSpec> dims(9, DimSpec("n"));
+  Tensor x = tensor("x", DType::F32, dims);
+  Kernel k = kernels_of({sum(exp(x), 3)})[0];
+  ASSERT_TRUE(k.has_reduction());
+  try {
+    print_cuda_kernel(k, "big");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 9, above the 8 the launch ABI holds"), std::string::npos) << e.what();
+  }
+  // more operands than the parameter space holds
+  Tensor acc = tensor("y0", DType::F32, {"a", "b"});
+  for (int i = 1; i < 50; ++i) acc = acc * tensor("y" + std::to_string(i), DType::F32, {"a", "b"});
+  std::vector<Kernel> ks = kernels_of({sum(acc, 1)});
+  ASSERT_EQ(ks.size(), 1u);
+  ASSERT_TRUE(ks[0].has_reduction());
+  try {
+    print_cuda_kernel(ks[0], "wide");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kernel wide has 51 operands, above the 48 its parameters hold"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Cuda, ReductionLaunchDims) {
+  Tensor x = tensor("x", DType::F32, {"a", "b"});
+  const Kernel rows = kernels_of({sum(x, 1)})[0], cols = kernels_of({sum(x, 0)})[0];
+  // short rows: a warp a row, 8 rows a block
+  CudaReduceDims d = cuda_reduce_launch_dims(rows, {1000, 33}, 132);
+  EXPECT_EQ(d.block_x, 32u);
+  EXPECT_EQ(d.block_y, 8u);
+  EXPECT_EQ(d.grid, 125u);
+  // long rows: a block a row, ~8 elements a thread, at most 256 threads
+  d = cuda_reduce_launch_dims(rows, {3, 1000}, 132);
+  EXPECT_EQ(d.block_x, 128u);
+  EXPECT_EQ(d.block_y, 1u);
+  EXPECT_EQ(d.grid, 3u);
+  d = cuda_reduce_launch_dims(rows, {1 << 20, 100000}, 132);
+  EXPECT_EQ(d.block_x, 256u);
+  EXPECT_EQ(d.grid, 32u * 132);  // grid-stride beyond
+  // columns: a thread a row when there are many or they are short
+  d = cuda_reduce_launch_dims(cols, {5000, 10000}, 132);
+  EXPECT_EQ(d.block_x, 1u);
+  EXPECT_EQ(d.block_y, 256u);
+  EXPECT_EQ(d.grid, 40u);
+  // few long columns: a block a column
+  d = cuda_reduce_launch_dims(cols, {70000, 1}, 132);
+  EXPECT_EQ(d.block_x, 256u);
+  EXPECT_EQ(d.grid, 1u);
+  // the space of a reduction: the output on the kept dims, the input's size on the reduced one
+  CudaBinding b = cuda_bind(rows, {{4, 7}, {4}}, {{7, 1}, {1}});
+  EXPECT_EQ(b.space, (std::vector<std::int64_t>{4, 7}));
+  EXPECT_EQ(b.strides[0], (std::vector<std::int64_t>{7, 1}));
+  EXPECT_EQ(b.strides[1], (std::vector<std::int64_t>{1, 0}));
+  // a print says which kernels are reductions
+  EXPECT_TRUE(print_cuda_kernel(rows, "r").reduction);
+  EXPECT_TRUE(print_cuda_kernel(rows, "r").vec_name.empty());
+  EXPECT_FALSE(print_cuda_kernel(kernels_of({x * 2})[0], "e").reduction);
 }
 
 // ---- NVRTC ----
