@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <exception>
 
 #include "codegen/bind.hpp"
@@ -46,6 +47,63 @@ Kernel copy_kernel_ir(DType t, int rank) {
   add_load(k, 0);
   verify_kernel(k);
   return k;
+}
+
+std::atomic<std::size_t> g_lt_runs{0};
+
+bool lt_dtype(DType t) { return t == DType::F16 || t == DType::BF16 || t == DType::F32 || t == DType::F64; }
+
+// Is `k` exactly relu(mm + bias), mm + bias or relu(mm), with mm the
+// operand `mo` read element for element and bias (the other operand, if
+// any) broadcast along every dim but the last? Sets the bias operand (-1:
+// none) and whether there is a relu.
+bool match_epilogue(const Kernel& k, int mo, int* bias_operand, bool* relu) {
+  const DType t = k.output().dtype;
+  if (k.has_reduction() || k.rank < 2 || !lt_dtype(t) || k.num_inputs() > 2 || k.body.empty()) return false;
+  const KernelOperand& m = k.operands[static_cast<std::size_t>(mo)];
+  if (m.dtype != t || !m.axes.empty() || std::any_of(m.broadcast.begin(), m.broadcast.end(), [](bool b) { return b; }))
+    return false;
+  *bias_operand = -1;
+  if (k.num_inputs() == 2) {
+    const int bo = 1 - mo;
+    const KernelOperand& b = k.operands[static_cast<std::size_t>(bo)];
+    if (b.dtype != t || !b.axes.empty() || b.broadcast.back()) return false;
+    for (int d = 0; d + 1 < k.rank; ++d)
+      if (!b.broadcast[static_cast<std::size_t>(d)]) return false;
+    *bias_operand = bo;
+  }
+  auto is_load = [&](int e, int operand) {
+    const KernelExpr& x = k.body[static_cast<std::size_t>(e)];
+    return x.kind == KernelExpr::Kind::Load && x.operand == operand && x.dtype == t;
+  };
+  auto is_zero = [&](int e) {
+    const KernelExpr& x = k.body[static_cast<std::size_t>(e)];
+    return x.kind == KernelExpr::Kind::Const && x.dtype == t && x.fvalue == 0 && !std::signbit(x.fvalue);
+  };
+  int e = static_cast<int>(k.body.size()) - 1;
+  const KernelExpr& last = k.body.back();
+  *relu = false;
+  if (last.kind == KernelExpr::Kind::Op && last.op == ir::OpCode::Maximum && last.dtype == t && last.args.size() == 2) {
+    if (is_zero(last.args[1])) e = last.args[0];
+    else if (is_zero(last.args[0])) e = last.args[1];
+    else return false;
+    *relu = true;
+  }
+  if (*bias_operand < 0) return *relu && is_load(e, mo);
+  const KernelExpr& add = k.body[static_cast<std::size_t>(e)];
+  if (add.kind != KernelExpr::Kind::Op || add.op != ir::OpCode::Add || add.dtype != t || add.args.size() != 2)
+    return false;
+  return (is_load(add.args[0], mo) && is_load(add.args[1], *bias_operand)) ||
+         (is_load(add.args[1], mo) && is_load(add.args[0], *bias_operand));
+}
+
+// Does this bias fit cuBLASLt's epilogue for an output with n columns: [n]
+// or [1, ..., 1, n], contiguous?
+bool lt_bias_fits(const Array& bias, std::int64_t n) {
+  if (bias.ndim() < 1 || bias.shape().back() != n || !bias.is_contiguous()) return false;
+  for (std::int64_t d = 0; d + 1 < bias.ndim(); ++d)
+    if (bias.shape()[static_cast<std::size_t>(d)] != 1) return false;
+  return true;
 }
 
 bool same_layout(const Array& a, const Shape& shape) {
@@ -155,7 +213,50 @@ CudaFunction::CudaFunction(const std::vector<ir::NodeRef>& params, const std::ve
     }
   }
   for (const auto& [slot, v] : prog_.constants) constants_.push_back({slot, v.to(device)});
+  plan_lt_fusions();
 }
+
+void CudaFunction::plan_lt_fusions() {
+  lt_at_.assign(prog_.instrs.size(), -1);
+  std::vector<int> readers(prog_.num_slots, 0), producer(prog_.num_slots, -1);
+  for (std::size_t i = 0; i < prog_.instrs.size(); ++i) {
+    for (int s : prog_.instrs[i].in) ++readers[static_cast<std::size_t>(s)];
+    producer[static_cast<std::size_t>(prog_.instrs[i].out)] = static_cast<int>(i);
+  }
+  for (std::size_t i = 0; i < prog_.instrs.size(); ++i) {
+    const SlotInstr& mm = prog_.instrs[i];
+    if (mm.kind != Step::Kind::Matmul || host_matmul_[i] || readers[static_cast<std::size_t>(mm.out)] != 1) continue;
+    for (std::size_t j = i + 1; j < prog_.instrs.size(); ++j) {
+      const SlotInstr& k = prog_.instrs[j];
+      const auto at = std::find(k.in.begin(), k.in.end(), mm.out);
+      if (at == k.in.end()) continue;
+      // The matmul's one reader: a CUDA kernel, where the product dies.
+      if (k.kind != Step::Kind::Kernel || !kernels_[static_cast<std::size_t>(k.cluster)] ||
+          std::find(k.release.begin(), k.release.end(), mm.out) == k.release.end())
+        break;
+      int bias_operand = -1;
+      bool relu = false;
+      if (!match_epilogue(plan_.clusters[static_cast<std::size_t>(k.cluster)].kernel,
+                          static_cast<int>(at - k.in.begin()), &bias_operand, &relu))
+        break;
+      const int bias = bias_operand < 0 ? -1 : k.in[static_cast<std::size_t>(bias_operand)];
+      // The fused call runs at the matmul's place: the bias must exist by then.
+      if (bias >= 0 && producer[static_cast<std::size_t>(bias)] > static_cast<int>(i)) break;
+      lt_at_[i] = static_cast<int>(lt_.size());
+      lt_.push_back({static_cast<int>(j), bias, relu});
+      break;
+    }
+  }
+  if (!lt_.empty()) {
+    try {
+      cublaslt_api();
+      lt_available_ = true;
+    } catch (const Error&) {  // no cuBLASLt: the matmul and the kernel run as they are
+    }
+  }
+}
+
+std::size_t CudaFunction::lt_epilogue_runs() { return g_lt_runs.load(); }
 
 CudaFunction::~CudaFunction() = default;
 
@@ -200,10 +301,40 @@ std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
 
   std::vector<const Array*> ptrs;
   std::vector<Array> args;
+  std::vector<int> fused_kernels;  // kernel instructions already computed by a cuBLASLt epilogue
   for (std::size_t i = 0; i < prog_.instrs.size(); ++i) {
     const SlotInstr& ins = prog_.instrs[i];
     const ir::Node& n = *ins.node;
     Array out;
+    if (lt_available_ && lt_at_[i] >= 0) {
+      const LtFusion& f = lt_[static_cast<std::size_t>(lt_at_[i])];
+      const Array& a = vals[static_cast<std::size_t>(ins.in[0])];
+      const Array& b = vals[static_cast<std::size_t>(ins.in[1])];
+      const Array bias = f.bias_slot < 0 ? Array() : vals[static_cast<std::size_t>(f.bias_slot)];
+      bool fits = a.ndim() >= 2 && b.ndim() >= 2 && (bias.is_null() || lt_bias_fits(bias, b.shape().back()));
+      if (fits) {
+        try {  // a layout cuBLASLt takes as is; shape errors come from the unfused path
+          const GemmPlan p = plan_gemm(a.shape(), a.strides(), b.shape(), b.strides());
+          fits = cublaslt_supports(p) && a.dtype() == ins.node->dtype();
+        } catch (const Error&) {
+          fits = false;
+        }
+      }
+      if (fits) {
+        const SlotInstr& k = prog_.instrs[static_cast<std::size_t>(f.kernel_instr)];
+        vals[static_cast<std::size_t>(k.out)] = cublaslt_matmul_bias_relu(
+            a, b, bias, f.relu, stream, [&](const Shape& sh, DType t) { return scratch.take(sh, t, device_); });
+        fused_kernels.push_back(f.kernel_instr);
+        g_lt_runs.fetch_add(1, std::memory_order_relaxed);
+        for (int s : ins.release) scratch.bury(std::move(vals[static_cast<std::size_t>(s)]));
+        continue;  // the product itself is never formed
+      }
+    }
+    if (ins.kind == Step::Kind::Kernel &&
+        std::find(fused_kernels.begin(), fused_kernels.end(), static_cast<int>(i)) != fused_kernels.end()) {
+      for (int s : ins.release) scratch.bury(std::move(vals[static_cast<std::size_t>(s)]));
+      continue;  // computed by the matmul's epilogue
+    }
     if (ins.kind == Step::Kind::Kernel) {
       const auto ci = static_cast<std::size_t>(ins.cluster);
       const Cluster& c = plan_.clusters[ci];

@@ -4,7 +4,14 @@
 // Steps:
 //   - kernel: the cluster's kernel printed as CUDA C++, compiled by NVRTC for
 //     the device's architecture and launched (codegen/cuda/launch.hpp);
-//   - matmul: cuBLAS (f16, bf16, f32, f64; codegen/cuda/cublas.hpp);
+//   - matmul: cuBLAS (f16, bf16, f32, f64; codegen/cuda/cublas.hpp). A
+//     matmul whose only reader is a kernel computing exactly
+//     relu(mm + bias), mm + bias or relu(mm) (bias of shape [n], broadcast
+//     over the rows) runs as one cuBLASLt call with that epilogue, and the
+//     kernel is skipped, when cuBLASLt is present and accepts the operands'
+//     layout (else the two steps run as they are). The bias is then added
+//     before the product is rounded, and relu(NaN) is cuBLASLt's;
+//     docs/cuda.md says so;
 //   - view: a strided view of the device buffer, as on the CPU;
 //   - everything else (indexing, concatenation, integer matmul, shape ops
 //     that must copy, kernels the printer cannot express, clusters whose
@@ -62,6 +69,10 @@ class CudaFunction {
     std::size_t host = 0;        // host steps (the interpreter, copies both ways)
   };
   StepCounts step_counts() const { return counts_; }
+  // Matmul + kernel pairs that may run as one cuBLASLt call (plan), and such
+  // calls made so far by any CudaFunction (tests).
+  std::size_t lt_candidates() const { return lt_.size(); }
+  static std::size_t lt_epilogue_runs();
   // Why each host step runs on the host ("host take: no CUDA kernel yet").
   const std::vector<std::string>& host_reasons() const { return host_reasons_; }
 
@@ -71,6 +82,14 @@ class CudaFunction {
   Device device_;
   std::vector<std::unique_ptr<CudaKernel>> kernels_;  // per cluster; null: run on the host
   std::vector<bool> host_matmul_;                      // per instruction: a matmul cuBLAS cannot do
+  struct LtFusion {
+    int kernel_instr = -1;  // the kernel computing the epilogue
+    int bias_slot = -1;     // -1: no bias
+    bool relu = false;
+  };
+  std::vector<LtFusion> lt_;
+  std::vector<int> lt_at_;  // per instruction: index into lt_ (a fusable matmul) or -1
+  bool lt_available_ = false;
   std::vector<std::pair<int, Array>> constants_;       // slot, device value
   StepCounts counts_;
   std::vector<std::string> host_reasons_;
@@ -78,6 +97,7 @@ class CudaFunction {
   mutable std::mutex copy_mu_;
   mutable std::map<std::pair<int, int>, std::unique_ptr<CudaKernel>> copy_kernels_;
   const CudaKernel& copy_kernel(DType t, int rank) const;
+  void plan_lt_fusions();
 };
 
 // The calling thread's stream on `device` (created on first use; a CUstream).
