@@ -50,6 +50,10 @@ Kernel copy_kernel_ir(DType t, int rank) {
 }
 
 std::atomic<std::size_t> g_lt_runs{0};
+// Set when a cuBLASLt call failed (a library that loads but cannot run here,
+// e.g. a real cuBLASLt under the emulator, or a status it refuses): from then
+// on matmul + kernel pairs run unfused.
+std::atomic<bool> g_lt_failed{false};
 
 bool lt_dtype(DType t) { return t == DType::F16 || t == DType::BF16 || t == DType::F32 || t == DType::F64; }
 
@@ -306,7 +310,7 @@ std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
     const SlotInstr& ins = prog_.instrs[i];
     const ir::Node& n = *ins.node;
     Array out;
-    if (lt_available_ && lt_at_[i] >= 0) {
+    if (lt_available_ && lt_at_[i] >= 0 && !g_lt_failed.load(std::memory_order_relaxed)) {
       const LtFusion& f = lt_[static_cast<std::size_t>(lt_at_[i])];
       const Array& a = vals[static_cast<std::size_t>(ins.in[0])];
       const Array& b = vals[static_cast<std::size_t>(ins.in[1])];
@@ -320,10 +324,18 @@ std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
           fits = false;
         }
       }
+      Array fused;
       if (fits) {
+        try {
+          fused = cublaslt_matmul_bias_relu(a, b, bias, f.relu, stream,
+                                            [&](const Shape& sh, DType t) { return scratch.take(sh, t, device_); });
+        } catch (const Error&) {  // nothing was enqueued: the two steps run as they are
+          g_lt_failed.store(true, std::memory_order_relaxed);
+        }
+      }
+      if (!fused.is_null()) {
         const SlotInstr& k = prog_.instrs[static_cast<std::size_t>(f.kernel_instr)];
-        vals[static_cast<std::size_t>(k.out)] = cublaslt_matmul_bias_relu(
-            a, b, bias, f.relu, stream, [&](const Shape& sh, DType t) { return scratch.take(sh, t, device_); });
+        vals[static_cast<std::size_t>(k.out)] = std::move(fused);
         fused_kernels.push_back(f.kernel_instr);
         g_lt_runs.fetch_add(1, std::memory_order_relaxed);
         for (int s : ins.release) scratch.bury(std::move(vals[static_cast<std::size_t>(s)]));

@@ -9,7 +9,8 @@
 //     relu(mm + bias), mm + bias or relu(mm) (bias of shape [n], broadcast
 //     over the rows) runs as one cuBLASLt call with that epilogue, and the
 //     kernel is skipped, when cuBLASLt is present and accepts the operands'
-//     layout (else the two steps run as they are). The bias is then added
+//     layout (else the two steps run as they are; a cuBLASLt call that
+//     fails turns the fusion off for the process). The bias is then added
 //     before the product is rounded, and relu(NaN) is cuBLASLt's;
 //     docs/cuda.md says so;
 //   - view: a strided view of the device buffer, as on the CPU;
