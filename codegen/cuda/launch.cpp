@@ -77,18 +77,19 @@ void CudaKernel::run(const std::vector<Array>& inputs, const Array& out, void* s
     for (KilnCudaOperand& o : ops) params.push_back(&o);
   };
   if (src_.reduction) {
-    last_vec_ = false;
+    last_vec_.store(false, std::memory_order_relaxed);
     strided_params();
     const CudaReduceDims dims = cuda_reduce_launch_dims(kernel_, b.space, multiprocessors_);
     d.check(d.cuLaunchKernel(static_cast<Function>(strided_), dims.grid, 1, 1, dims.block_x, dims.block_y, 1, 0, s,
                              params.data(), nullptr),
             "cuLaunchKernel " + src_.name);
   } else {
-    last_vec_ = vec_ && cuda_vec_applies(kernel_, src_, b.space, data, b.strides);
+    const bool vec = vec_ && cuda_vec_applies(kernel_, src_, b.space, data, b.strides);
+    last_vec_.store(vec, std::memory_order_relaxed);
     std::int64_t numel = space.numel;
     std::int64_t items = numel;
     Function f = static_cast<Function>(strided_);
-    if (last_vec_) {
+    if (vec) {
       f = static_cast<Function>(vec_);
       items = (numel + src_.vec_width - 1) / src_.vec_width;
       for (const void* p : data) ptrs.push_back(reinterpret_cast<std::uintptr_t>(p));

@@ -8,6 +8,7 @@
 // the first check, on a machine with one.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,7 +42,9 @@ class CudaKernel {
   void run(const std::vector<Array>& inputs, const Array& out, void* stream = nullptr) const;
 
   const CudaKernelSource& source() const { return src_; }
-  bool last_run_vectorised() const { return last_vec_; }
+  // Whether the last run took the contiguous entry (tests; with several
+  // threads running one kernel, one of theirs).
+  bool last_run_vectorised() const { return last_vec_.load(std::memory_order_relaxed); }
   double compile_ms() const { return compile_ms_; }
 
  private:
@@ -53,7 +56,7 @@ class CudaKernel {
   void* vec_ = nullptr;      // CUfunction, null without a contiguous entry
   int multiprocessors_ = 1;
   double compile_ms_ = 0;
-  mutable bool last_vec_ = false;
+  mutable std::atomic<bool> last_vec_{false};  // CudaFunction runs a kernel from many threads
 };
 
 }  // namespace kiln::codegen::cuda

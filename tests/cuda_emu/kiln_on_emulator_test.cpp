@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "codegen/cuda/cuda_function.hpp"
@@ -365,6 +366,67 @@ TEST(KilnOnEmulator, ExecutorRunsMatmulsReductionsAndSoftmax) {
         EXPECT_NEAR(gv[e], wv[e], rtol * (1 + std::fabs(wv[e]))) << dtype_name(t) << " output " << i << " at " << e;
     }
   }
+}
+
+// One function called from four threads at once: each thread has its own
+// stream and its own call state; results must be each call's own.
+TEST(KilnOnEmulator, OneFunctionFromFourThreadsAtOnce) {
+  const Device g = Device::cuda(0);
+  Tensor x = matrix("x", DType::F32), w = matrix("w", DType::F32);
+  Tensor y = softmax(relu(x.matmul(w)) * 0.5, -1);
+  FunctionOptions o;
+  o.device = g;
+  const Function f = function({x, w}, {y}, o);
+  FunctionOptions oi;
+  oi.backend = Backend::Interpreter;
+  const Function ref = function({x, w}, {y}, oi);
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      try {
+        for (int call = 0; call < 5; ++call) {
+          const auto seed = static_cast<std::uint64_t>(100 * t + call);
+          const Array xa = Array::randn({7, 9}, DType::F32, seed), wa = Array::randn({9, 33}, DType::F32, seed + 50);
+          const std::vector<double> got = f({xa, wa})[0].to(Device::cpu()).to_doubles();
+          const std::vector<double> want = ref({xa, wa})[0].to_doubles();
+          for (std::size_t e = 0; e < want.size(); ++e)
+            if (std::fabs(got[e] - want[e]) > 1e-5 * (1 + std::fabs(want[e])))
+              throw std::runtime_error("call " + std::to_string(call) + " element " + std::to_string(e));
+        }
+      } catch (const std::exception& e) {
+        errors[static_cast<std::size_t>(t)] = e.what();
+      }
+    });
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(errors[static_cast<std::size_t>(t)], "") << "thread " << t;
+}
+
+// A training step on the device: the shared weights move to the device on the
+// first call and are updated there; the trajectory is the interpreter's.
+TEST(KilnOnEmulator, SharedVariablesLiveOnTheDeviceAcrossSteps) {
+  const Device g = Device::cuda(0);
+  Tensor x = matrix("x", DType::F64), y = matrix("y", DType::F64);
+  const Array w0 = Array::randn({5, 3}, DType::F64, 7);
+  Tensor wg = shared(w0, "wg"), wi = shared(w0, "wi");
+  auto step = [&](Tensor w, FunctionOptions o) {
+    Tensor loss = sum(square(x.matmul(w) - y));
+    o.updates = {{w, w - 0.01 * grad(loss, {w})[0]}};
+    return function({x, y}, {loss}, o);
+  };
+  FunctionOptions og, oi;
+  og.device = g;
+  oi.backend = Backend::Interpreter;
+  const Function fg = step(wg, og), fi = step(wi, oi);
+  const Array xa = Array::randn({8, 5}, DType::F64, 1), ya = Array::randn({8, 3}, DType::F64, 2);
+  for (int s = 0; s < 5; ++s) {
+    const double lg = fg({xa, ya})[0].to(Device::cpu()).item(), li = fi({xa, ya})[0].item();
+    EXPECT_NEAR(lg, li, 1e-10 * (1 + std::fabs(li))) << "step " << s;
+  }
+  const Array got = wg.get_value();  // a host copy of the device value
+  EXPECT_EQ(got.device(), Device::cpu());
+  const std::vector<double> gv = got.to_doubles(), wv = wi.get_value().to_doubles();
+  for (std::size_t e = 0; e < wv.size(); ++e) EXPECT_NEAR(gv[e], wv[e], 1e-10) << e;
 }
 
 }  // namespace
