@@ -65,10 +65,6 @@ class CallScratch {
   std::vector<std::shared_ptr<Buffer>> free_;
 };
 
-bool same_layout(const Array& a, const Shape& shape) {
-  return a.shape() == shape && a.is_contiguous() && a.offset() == 0;
-}
-
 }  // namespace
 
 std::vector<Array> NativeFunction::run(const ir::Bindings& bindings) const {
@@ -139,13 +135,9 @@ std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
       if (!fused) {
         out = evaluate_cluster(c, ptrs);  // valid shapes the one kernel cannot iterate
       } else {
-        for (int k : ins.in_place) {
-          Array& v = vals[static_cast<std::size_t>(ins.in[static_cast<std::size_t>(k)])];
-          if (v.buffer().use_count() == 1 && v.buffer()->deleter && same_layout(v, shape)) {
-            out = v;  // written in place: every element is read before it is written, at the same index
-            g_in_place.fetch_add(1, std::memory_order_relaxed);
-            break;
-          }
+        if (Array* v = in_place_input(ins, vals, shape)) {
+          out = *v;  // written in place: every element is read before it is written, at the same index
+          g_in_place.fetch_add(1, std::memory_order_relaxed);
         }
         if (out.is_null()) out = scratch.take(shape, c.root->dtype());
         bind_kernel(c, ptrs, out, &kargs);
@@ -172,19 +164,11 @@ std::vector<Array> NativeFunction::run(const std::vector<Array>& params) const {
     }
   }
 
-  // Fresh C-contiguous results: never a view of a parameter's or constant's
-  // buffer, nor two results sharing one.
-  std::vector<const Buffer*> borrowed;
-  for (std::size_t i = 0; i < params.size(); ++i) borrowed.push_back(params[i].buffer().get());
-  for (const auto& [s, v] : prog_.constants) borrowed.push_back(v.buffer().get());
   std::vector<Array> results;
   results.reserve(prog_.results.size());
   for (int r : prog_.results) {
     Array v = vals[static_cast<std::size_t>(r)];
-    const Buffer* b = v.buffer().get();
-    bool shared = std::find(borrowed.begin(), borrowed.end(), b) != borrowed.end();
-    for (const Array& prev : results) shared = shared || prev.buffer().get() == b;
-    if (!v.is_contiguous() || shared) v = v.copy();
+    if (result_needs_copy(v, prog_, vals, results)) v = v.copy();
     results.push_back(std::move(v));
   }
   return results;

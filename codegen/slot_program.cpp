@@ -82,4 +82,27 @@ SlotProgram lower_plan(const Plan& plan, const std::vector<ir::NodeRef>& params)
   return prog;
 }
 
+Array* in_place_input(const SlotInstr& ins, std::vector<Array>& vals, const Shape& shape) {
+  for (int k : ins.in_place) {
+    Array& v = vals[static_cast<std::size_t>(ins.in[static_cast<std::size_t>(k)])];
+    if (v.buffer().use_count() == 1 && v.buffer()->deleter && v.shape() == shape && v.is_contiguous() &&
+        v.offset() == 0)
+      return &v;
+  }
+  return nullptr;
+}
+
+bool result_needs_copy(const Array& v, const SlotProgram& prog, const std::vector<Array>& vals,
+                       const std::vector<Array>& earlier) {
+  if (!v.is_contiguous()) return true;
+  const Buffer* b = v.buffer().get();
+  for (std::size_t i = 0; i < prog.params.size(); ++i)
+    if (vals[i].buffer().get() == b) return true;
+  for (const auto& [s, c] : prog.constants)
+    if (vals[static_cast<std::size_t>(s)].buffer().get() == b) return true;
+  for (const Array& e : earlier)
+    if (e.buffer().get() == b) return true;
+  return false;
+}
+
 }  // namespace kiln::codegen

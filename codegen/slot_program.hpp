@@ -41,4 +41,15 @@ struct SlotProgram {
 // variable error.
 SlotProgram lower_plan(const Plan& plan, const std::vector<ir::NodeRef>& params);
 
+// The input of kernel step `ins` to write its output into (shape `shape`):
+// one of ins.in_place whose buffer the call holds alone (an executor-made
+// buffer) and that is C-contiguous in `shape` from its start; null if none.
+Array* in_place_input(const SlotInstr& ins, std::vector<Array>& vals, const Shape& shape);
+
+// Must result `v` be copied before it is handed out? It must be fresh and
+// C-contiguous: no view of a parameter's or constant's buffer (still in
+// `vals` at their slots), nor of a result before it (`earlier`).
+bool result_needs_copy(const Array& v, const SlotProgram& prog, const std::vector<Array>& vals,
+                       const std::vector<Array>& earlier);
+
 }  // namespace kiln::codegen

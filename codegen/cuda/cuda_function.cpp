@@ -110,10 +110,6 @@ bool lt_bias_fits(const Array& bias, std::int64_t n) {
   return true;
 }
 
-bool same_layout(const Array& a, const Shape& shape) {
-  return a.shape() == shape && a.is_contiguous() && a.offset() == 0;
-}
-
 // The values that died during one call: their buffers serve later steps of
 // the same call (in stream order) and go back to the device allocator only
 // after the stream is synchronised.
@@ -363,13 +359,8 @@ std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
             },
             ins.in);
       } else {
-        for (int k : ins.in_place) {
-          Array& v = vals[static_cast<std::size_t>(ins.in[static_cast<std::size_t>(k)])];
-          if (v.buffer().use_count() == 1 && v.buffer()->deleter && same_layout(v, shape)) {
-            out = v;  // in place: each element is read before it is written, by the same thread
-            break;
-          }
-        }
+        if (Array* v = in_place_input(ins, vals, shape))
+          out = *v;  // in place: each element is read before it is written, by the same thread
         if (out.is_null()) out = scratch.take(shape, c.root->dtype(), device_);
         args.clear();
         for (int s : ins.in) args.push_back(vals[static_cast<std::size_t>(s)]);
@@ -410,18 +401,12 @@ std::vector<Array> CudaFunction::run(const std::vector<Array>& params) const {
   }
 
   // Fresh C-contiguous results: never a view of a parameter's or constant's
-  // buffer, nor two results sharing one.
-  std::vector<const Buffer*> borrowed;
-  for (std::size_t i = 0; i < params.size(); ++i) borrowed.push_back(vals[i].buffer().get());
-  for (const auto& [s, v] : constants_) borrowed.push_back(v.buffer().get());
+  // buffer, nor two results sharing one; a strided one is copied by a kernel.
   std::vector<Array> results;
   results.reserve(prog_.results.size());
   for (int r : prog_.results) {
     Array v = vals[static_cast<std::size_t>(r)];
-    const Buffer* b = v.buffer().get();
-    bool shared = std::find(borrowed.begin(), borrowed.end(), b) != borrowed.end();
-    for (const Array& prev : results) shared = shared || prev.buffer().get() == b;
-    if (!v.is_contiguous() || v.offset() != 0 || shared) {
+    if (result_needs_copy(v, prog_, vals, results)) {
       Array fresh = Array::empty(v.shape(), v.dtype(), device_);
       if (v.size() > 0) copy_kernel(v.dtype(), static_cast<int>(v.ndim())).run({v}, fresh, stream);
       v = std::move(fresh);

@@ -229,65 +229,6 @@ class HostModule {
   void* handle_ = nullptr;
 };
 
-double ulp_of(DType t, double x) {
-  x = std::fabs(x);
-  const int e = x == 0 ? -1000 : std::ilogb(x);
-  switch (t) {
-    case DType::F64: return std::nextafter(x, INFINITY) - x;
-    case DType::F32: return static_cast<double>(std::nextafter(static_cast<float>(x), INFINITY)) - x;
-    case DType::F16: return std::ldexp(1.0, std::max(e, -14) - 10);
-    case DType::BF16: return std::ldexp(1.0, std::max(e, -126) - 7);
-    default: return 0;
-  }
-}
-
-const std::set<OpCode> kLibmOps = {
-    OpCode::Exp,  OpCode::Exp2,    OpCode::Expm1,    OpCode::Log,   OpCode::Log2,  OpCode::Log10,
-    OpCode::Log1p, OpCode::Log1mexp, OpCode::Sin,    OpCode::Cos,   OpCode::Tan,   OpCode::Asin,
-    OpCode::Acos, OpCode::Atan,    OpCode::Sinh,     OpCode::Cosh,  OpCode::Tanh,  OpCode::Asinh,
-    OpCode::Acosh, OpCode::Atanh,  OpCode::Sigmoid,  OpCode::Softplus, OpCode::Erf, OpCode::Erfc,
-    OpCode::Pow,  OpCode::Atan2,   OpCode::Rsqrt};
-
-bool close(OpCode op, DType in, DType out, double got, double want) {
-  if (std::isnan(got) && std::isnan(want)) return true;
-  if (got == want) return got != 0 || std::signbit(got) == std::signbit(want);
-  if (std::isnan(got) || std::isnan(want) || std::isinf(got) || std::isinf(want)) return false;
-  if (!is_float(out) || op == OpCode::Cast) return false;
-  const double d = std::fabs(got - want);
-  if (out == DType::F16 || out == DType::BF16) return d <= ulp_of(out, want);
-  if (op == OpCode::Digamma || op == OpCode::Polygamma)
-    return out == DType::F64 ? d <= 1e-13 * std::max(1.0, std::fabs(want)) : d <= ulp_of(out, want);
-  if (kLibmOps.count(op)) return d <= 4 * ulp_of(out, want) || d <= 4 * ulp_of(out, 1.0);
-  if ((op == OpCode::FloorDiv || op == OpCode::Mod) && in != DType::F64) return d <= ulp_of(out, want);
-  return false;
-}
-
-Array make_values(DType t, std::int64_t n, std::uint64_t seed, bool small) {
-  if (is_float(t)) {
-    const double inf = INFINITY;
-    std::vector<double> v = {0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.0, inf, -inf, NAN, 1e-3,
-                             100.0, -100.0, 0.9, -0.9, 7.0, 1e30, -1e30, 65519.0, 1e-6};
-    std::vector<double> r = Array::uniform({n}, DType::F64, seed, -6.0, 6.0).to_doubles();
-    for (std::size_t i = 0; v.size() < static_cast<std::size_t>(n); ++i) v.push_back(r[i]);
-    v.resize(static_cast<std::size_t>(n));
-    return Array::from_doubles(v, {n}, t);
-  }
-  if (t == DType::Bool) return Array::randint({n}, 0, 2, DType::I64, seed).astype(t);
-  if (small) return Array::randint({n}, t == DType::U8 ? 0 : -3, 13, DType::I64, seed).astype(t);
-  const int bits = int_bits(t);
-  const std::int64_t lo = t == DType::U8 ? 0 : bits >= 32 ? -1000000 : -(std::int64_t{1} << (bits - 1));
-  const std::int64_t hi = t == DType::U8 ? 256 : bits >= 32 ? 1000000 : (std::int64_t{1} << (bits - 1));
-  std::vector<std::int64_t> r = Array::randint({n}, lo, hi, DType::I64, seed).to_int64s();
-  std::vector<std::int64_t> special = {0, 1, -1, 2, 7};
-  if (t == DType::I64) special.insert(special.end(), {INT64_MIN, INT64_MAX, INT64_MIN + 1});
-  for (std::size_t i = 0; i < special.size() && i < r.size(); ++i) r[i] = special[i];
-  std::vector<double> d;
-  for (std::int64_t x : r) d.push_back(static_cast<double>(x));
-  Array out = Array::empty({n}, DType::I64);
-  for (std::int64_t i = 0; i < n; ++i) out.data<std::int64_t>()[i] = r[static_cast<std::size_t>(i)];
-  return out.astype(t);
-}
-
 using kiln_test::sweep;
 
 // The input nodes by address (kept alive), to rebuild Tensors for the interpreter.
@@ -365,7 +306,7 @@ void check(const std::vector<Tensor>& outs, const std::map<const ir::Node*, Arra
       }
       const std::vector<double> got = out.to_doubles(), w = want.to_doubles();
       for (std::size_t e = 0; e < w.size(); ++e)
-        if (!close(op, t, want.dtype(), got[e], w[e])) {
+        if (!kiln_test::sweep_close(op, t, want.dtype(), got[e], w[e])) {
           ADD_FAILURE() << what << " at " << e << ": printed kernel " << got[e] << " vs interpreter " << w[e];
           break;
         }
@@ -388,7 +329,7 @@ TEST_P(CudaHostExec, EverySweepKernelMatchesTheInterpreterThroughBothEntries) {
       for (const Tensor& o : outs)
         for (const ir::NodeRef& in : o.node()->inputs())
           if (!host.count(in.get()))  // small: the divisors, exponents and shift counts (x1)
-            host[in.get()] = make_values(in->type().dtype, 3 * 67, seed++, small && in->var_name() == "x1").reshape(shape);
+            host[in.get()] = kiln_test::sweep_values(in->type().dtype, 3 * 67, seed++, small && in->var_name() == "x1").reshape(shape);
       check(outs, host, "sweep_" + std::string(dtype_name(t)) + "_" + std::to_string(arity) + (small ? "s" : ""), t);
     }
   }
@@ -410,7 +351,7 @@ TEST(CudaHostExecFused, FusedBroadcastingKernelsMatchTheInterpreter) {
       for (const DimSpec& d : shapes[i]) sh.push_back(d.name.empty() ? d.size : size.at(d.name));
       std::int64_t n = 1;
       for (std::int64_t x : sh) n *= x;
-      host[vs.back().node().get()] = make_values(t, n, 40 + i, false).reshape(sh);
+      host[vs.back().node().get()] = kiln_test::sweep_values(t, n, 40 + i, false).reshape(sh);
     }
     std::vector<Tensor> exact, libm;
     for (std::size_t i = 0; i < vs.size(); ++i)

@@ -35,25 +35,7 @@ namespace {
 using namespace kiln;
 using namespace kiln::cuda_test;
 
-const std::set<OpCode> kLibmOps = {
-    OpCode::Exp,  OpCode::Exp2,    OpCode::Expm1,    OpCode::Log,   OpCode::Log2,  OpCode::Log10,
-    OpCode::Log1p, OpCode::Log1mexp, OpCode::Sin,    OpCode::Cos,   OpCode::Tan,   OpCode::Asin,
-    OpCode::Acos, OpCode::Atan,    OpCode::Sinh,     OpCode::Cosh,  OpCode::Tanh,  OpCode::Asinh,
-    OpCode::Acosh, OpCode::Atanh,  OpCode::Sigmoid,  OpCode::Softplus, OpCode::Erf, OpCode::Erfc,
-    OpCode::Pow,  OpCode::Atan2,   OpCode::Rsqrt};
 const std::set<OpCode> kInDouble = {OpCode::Erfinv, OpCode::Lgamma, OpCode::Digamma, OpCode::Polygamma};
-
-double ulp_of(DType t, double x) {
-  x = std::fabs(x);
-  const int e = x == 0 ? -1000 : std::ilogb(x);
-  switch (t) {
-    case DType::F64: return std::nextafter(x, INFINITY) - x;
-    case DType::F32: return static_cast<double>(std::nextafter(static_cast<float>(x), INFINITY)) - x;
-    case DType::F16: return std::ldexp(1.0, std::max(e, -14) - 10);
-    case DType::BF16: return std::ldexp(1.0, std::max(e, -126) - 7);
-    default: return 0;
-  }
-}
 
 bool close(OpCode op, DType in, DType out, double got, double want) {
   if (std::isnan(got) && std::isnan(want)) return true;
@@ -61,30 +43,14 @@ bool close(OpCode op, DType in, DType out, double got, double want) {
   if (std::isnan(got) || std::isnan(want) || std::isinf(got) || std::isinf(want)) return false;
   if (!is_float(out) || op == OpCode::Cast) return false;
   const double d = std::fabs(got - want);
-  if (out == DType::F16 || out == DType::BF16) return d <= ulp_of(out, want);
-  if (kInDouble.count(op)) return out == DType::F64 ? d <= 1e-13 * std::max(1.0, std::fabs(want)) : d <= ulp_of(out, want);
-  if (kLibmOps.count(op)) {
+  if (out == DType::F16 || out == DType::BF16) return d <= kiln_test::sweep_ulp(out, want);
+  if (kInDouble.count(op)) return out == DType::F64 ? d <= 1e-13 * std::max(1.0, std::fabs(want)) : d <= kiln_test::sweep_ulp(out, want);
+  if (kiln_test::kSweepLibmOps.count(op)) {
     const double ulps = (op == OpCode::Erfc || op == OpCode::Pow) ? 8 : 4;
-    return d <= ulps * ulp_of(out, want) || d <= 4 * ulp_of(out, 1.0);
+    return d <= ulps * kiln_test::sweep_ulp(out, want) || d <= 4 * kiln_test::sweep_ulp(out, 1.0);
   }
-  if ((op == OpCode::FloorDiv || op == OpCode::Mod) && in != DType::F64) return d <= ulp_of(out, want);
+  if ((op == OpCode::FloorDiv || op == OpCode::Mod) && in != DType::F64) return d <= kiln_test::sweep_ulp(out, want);
   return false;
-}
-
-// n values of dtype t, specials first (native_test's make_values, shortened).
-Array make_values(DType t, std::int64_t n, std::uint64_t seed) {
-  if (is_float(t)) {
-    const double inf = INFINITY;
-    std::vector<double> v = {0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.0, inf, -inf, NAN, 1e-3,
-                             100.0, -100.0, 0.9, -0.9, 7.0, 1e30, -1e30};
-    std::vector<double> r = Array::uniform({n}, DType::F64, seed, -6.0, 6.0).to_doubles();
-    for (std::size_t i = 0; v.size() < static_cast<std::size_t>(n); ++i) v.push_back(r[i]);
-    v.resize(static_cast<std::size_t>(n));
-    return Array::from_doubles(v, {n}, t);
-  }
-  if (t == DType::Bool) return Array::randint({n}, 0, 2, DType::I64, seed).astype(t);
-  // small values too: shift counts, exponents, divisors 0 and -1
-  return Array::randint({n}, t == DType::U8 ? 0 : -3, 13, DType::I64, seed).astype(t);
 }
 
 class CudaGpu : public ::testing::TestWithParam<DType> {
@@ -118,7 +84,8 @@ TEST_P(CudaGpu, EveryElementwiseKernelMatchesTheInterpreter) {
       for (const ir::NodeRef& in : o.node()->inputs())
         if (!host.count(in.get())) {
           ins.push_back(Tensor(in));
-          host[in.get()] = make_values(in->type().dtype, 7 * 131, 17 + host.size()).reshape(shape);
+          host[in.get()] =
+              kiln_test::sweep_values(in->type().dtype, 7 * 131, 17 + host.size(), /*small=*/true).reshape(shape);
         }
     std::vector<Array> args;
     for (const Tensor& in : ins) args.push_back(host[in.node().get()]);

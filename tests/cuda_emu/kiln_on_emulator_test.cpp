@@ -33,65 +33,6 @@ using namespace kiln;
 using namespace kiln::cuda_emu_test;
 using ir::OpCode;
 
-const std::set<OpCode> kLibmOps = {
-    OpCode::Exp,  OpCode::Exp2,    OpCode::Expm1,    OpCode::Log,   OpCode::Log2,  OpCode::Log10,
-    OpCode::Log1p, OpCode::Log1mexp, OpCode::Sin,    OpCode::Cos,   OpCode::Tan,   OpCode::Asin,
-    OpCode::Acos, OpCode::Atan,    OpCode::Sinh,     OpCode::Cosh,  OpCode::Tanh,  OpCode::Asinh,
-    OpCode::Acosh, OpCode::Atanh,  OpCode::Sigmoid,  OpCode::Softplus, OpCode::Erf, OpCode::Erfc,
-    OpCode::Pow,  OpCode::Atan2,   OpCode::Rsqrt};
-
-double ulp_of(DType t, double x) {
-  x = std::fabs(x);
-  const int e = x == 0 ? -1000 : std::ilogb(x);
-  switch (t) {
-    case DType::F64: return std::nextafter(x, INFINITY) - x;
-    case DType::F32: return static_cast<double>(std::nextafter(static_cast<float>(x), INFINITY)) - x;
-    case DType::F16: return std::ldexp(1.0, std::max(e, -14) - 10);
-    case DType::BF16: return std::ldexp(1.0, std::max(e, -126) - 7);
-    default: return 0;
-  }
-}
-
-// cuda_host_exec_test's bounds.
-bool close(OpCode op, DType in, DType out, double got, double want) {
-  if (std::isnan(got) && std::isnan(want)) return true;
-  if (got == want) return got != 0 || std::signbit(got) == std::signbit(want);
-  if (std::isnan(got) || std::isnan(want) || std::isinf(got) || std::isinf(want)) return false;
-  if (!is_float(out) || op == OpCode::Cast) return false;
-  const double d = std::fabs(got - want);
-  if (out == DType::F16 || out == DType::BF16) return d <= ulp_of(out, want);
-  if (op == OpCode::Digamma || op == OpCode::Polygamma)
-    return out == DType::F64 ? d <= 1e-13 * std::max(1.0, std::fabs(want)) : d <= ulp_of(out, want);
-  if (kLibmOps.count(op)) return d <= 4 * ulp_of(out, want) || d <= 4 * ulp_of(out, 1.0);
-  if ((op == OpCode::FloorDiv || op == OpCode::Mod) && in != DType::F64) return d <= ulp_of(out, want);
-  return false;
-}
-
-// n values of dtype t, specials first; `small`: integers in [-3, 13) (divisors, exponents, shift counts).
-Array make_values(DType t, std::int64_t n, std::uint64_t seed, bool small) {
-  if (is_float(t)) {
-    const double inf = INFINITY;
-    std::vector<double> v = {0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.0, inf, -inf, NAN, 1e-3,
-                             100.0, -100.0, 0.9, -0.9, 7.0, 1e30, -1e30, 65519.0, 1e-6};
-    std::vector<double> r = Array::uniform({n}, DType::F64, seed, -6.0, 6.0).to_doubles();
-    for (std::size_t i = 0; v.size() < static_cast<std::size_t>(n); ++i) v.push_back(r[i]);
-    v.resize(static_cast<std::size_t>(n));
-    return Array::from_doubles(v, {n}, t);
-  }
-  if (t == DType::Bool) return Array::randint({n}, 0, 2, DType::I64, seed).astype(t);
-  if (small) return Array::randint({n}, t == DType::U8 ? 0 : -3, 13, DType::I64, seed).astype(t);
-  const int bits = int_bits(t);
-  const std::int64_t lo = t == DType::U8 ? 0 : bits >= 32 ? -1000000 : -(std::int64_t{1} << (bits - 1));
-  const std::int64_t hi = t == DType::U8 ? 256 : bits >= 32 ? 1000000 : (std::int64_t{1} << (bits - 1));
-  std::vector<std::int64_t> r = Array::randint({n}, lo, hi, DType::I64, seed).to_int64s();
-  std::vector<std::int64_t> special = {0, 1, -1, 2, 7};
-  if (t == DType::I64) special.insert(special.end(), {INT64_MIN, INT64_MAX, INT64_MIN + 1});
-  for (std::size_t i = 0; i < special.size() && i < r.size(); ++i) r[i] = special[i];
-  Array out = Array::empty({n}, DType::I64);
-  for (std::int64_t i = 0; i < n; ++i) out.data<std::int64_t>()[i] = r[static_cast<std::size_t>(i)];
-  return out.astype(t);
-}
-
 // A device copy of `a` one element past an aligned block: the contiguous
 // entry's alignment check fails and the strided entry runs.
 // (Bytes copied, not doubles: i64 values stay exact.)
@@ -126,7 +67,7 @@ runtime::cu::Stream new_stream() {
 TEST(KilnOnEmulator, DeviceArraysRoundTrip) {
   const Device g = Device::cuda(0);
   for (DType t : {DType::F32, DType::F64, DType::I8, DType::BF16, DType::Bool}) {
-    Array h = make_values(t, 1000, 3, false).reshape({10, 100});
+    Array h = kiln_test::sweep_values(t, 1000, 3, false).reshape({10, 100});
     Array d = h.to(g);
     EXPECT_EQ(d.device(), g);
     EXPECT_TRUE(d.to(Device::cpu()).equals(h)) << dtype_name(t);
@@ -181,7 +122,7 @@ TEST_P(KilnSweepOnEmulator, EveryKernelMatchesTheInterpreterThroughBothEntriesAn
       std::vector<Array> args;
       std::uint64_t seed = 17;
       for (const Tensor& in : c.ins) {
-        host[in.node().get()] = make_values(in.node()->type().dtype, 7 * 131, seed++,
+        host[in.node().get()] = kiln_test::sweep_values(in.node()->type().dtype, 7 * 131, seed++,
                                             small && in.node()->var_name() == "x1").reshape(shape);
         args.push_back(host[in.node().get()]);
       }
@@ -217,7 +158,7 @@ TEST_P(KilnSweepOnEmulator, EveryKernelMatchesTheInterpreterThroughBothEntriesAn
           }
           const std::vector<double> got = out.to(Device::cpu()).to_doubles(), w = want[i].to_doubles();
           for (std::size_t e = 0; e < w.size(); ++e)
-            if (!close(op, t, want[i].dtype(), got[e], w[e])) {
+            if (!kiln_test::sweep_close(op, t, want[i].dtype(), got[e], w[e])) {
               ADD_FAILURE() << what << (variant ? " (strided)" : " (vec)") << " at " << e << ": emulator " << got[e]
                             << " vs interpreter " << w[e];
               break;
@@ -259,7 +200,7 @@ TEST(KilnOnEmulator, BroadcastingTransposedAndRank0Operands) {
   k.run(args, out);
   EXPECT_FALSE(k.last_run_vectorised());
   const std::vector<double> got = out.to(Device::cpu()).to_doubles(), wv = want.to_doubles();
-  for (std::size_t e = 0; e < wv.size(); ++e) EXPECT_TRUE(close(OpCode::Exp, DType::F32, DType::F32, got[e], wv[e])) << e;
+  for (std::size_t e = 0; e < wv.size(); ++e) EXPECT_TRUE(kiln_test::sweep_close(OpCode::Exp, DType::F32, DType::F32, got[e], wv[e])) << e;
   // the transposed device view copied back to the host (a strided device → host copy)
   EXPECT_TRUE(wa_dev.to(Device::cpu()).equals(wa.copy()));
 }
@@ -334,7 +275,7 @@ TEST(KilnOnEmulator, FunctionsRunOnTheEmulatedDevice) {
   Array want = function({x, y}, {z}, oi)({xa, ya})[0];
   const std::vector<double> got = out.to(Device::cpu()).to_doubles(), w = want.to_doubles();
   ASSERT_EQ(got.size(), w.size());
-  for (std::size_t e = 0; e < w.size(); ++e) EXPECT_TRUE(close(OpCode::Exp, DType::F32, DType::F32, got[e], w[e])) << e;
+  for (std::size_t e = 0; e < w.size(); ++e) EXPECT_TRUE(kiln_test::sweep_close(OpCode::Exp, DType::F32, DType::F32, got[e], w[e])) << e;
 }
 
 // The executor with matmuls (kiln's cuBLAS path on the emulator's fake
