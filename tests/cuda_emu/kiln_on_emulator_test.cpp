@@ -370,4 +370,20 @@ TEST(KilnOnEmulator, SharedVariablesLiveOnTheDeviceAcrossSteps) {
   for (std::size_t e = 0; e < wv.size(); ++e) EXPECT_NEAR(gv[e], wv[e], 1e-10) << e;
 }
 
+// A device array passed to a CPU function: a kiln::Error naming the
+// argument, both devices and the line that created the function.
+TEST(KilnOnEmulator, ADeviceArgumentToACpuFunctionIsAnError) {
+  Tensor x = vector("x", DType::F32);
+  const Function f = function({x}, {x * 2});
+  const Array d = Array::zeros({3}, DType::F32, Device::cuda(0));
+  std::string m;
+  try {
+    f({d});
+  } catch (const Error& e) {
+    m = e.what();
+  }
+  EXPECT_NE(m.find("argument 0 ('x') lives on cuda:0; this function runs on cpu"), std::string::npos) << m;
+  EXPECT_NE(m.find("kiln_on_emulator_test.cpp"), std::string::npos) << m;
+}
+
 }  // namespace
